@@ -1,0 +1,19 @@
+//! The durable job queue, in the application database.
+//!
+//! - Enqueue inside the caller's transaction ([`enqueue`]): the job exists exactly when the change
+//!   that asked for it commits (the transactional outbox pattern).
+//! - Workers ([`Worker`]) claim jobs with one atomic `UPDATE … RETURNING`; on PostgreSQL the inner
+//!   select uses `FOR UPDATE SKIP LOCKED`, so any number of processes share the queue.
+//! - A claim is a lease: if a worker dies, the lease expires and another worker takes the job.
+//! - Failures retry with exponential backoff and jitter; after `max_attempts` (or a permanent
+//!   failure) the job becomes a dead letter that operators can inspect and retry.
+//! - Jobs with the same `ordering_key` run one at a time, oldest first (e.g. one conversation).
+//! - `run_at` schedules a job for later; `dedupe_key` makes an enqueue idempotent.
+
+mod queue;
+mod worker;
+
+pub use queue::{
+    counts, enqueue, list, recover_orphans, retry, Job, JobCounts, JobRecord, JobState, NewJob,
+};
+pub use worker::{JobError, JobHandler, JobRegistry, Worker, WorkerConfig};

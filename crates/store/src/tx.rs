@@ -1,0 +1,129 @@
+use crate::db::{Backend, Db};
+use crate::error::StoreResult;
+use frontdesk_kernel::TenantId;
+use sqlx::{Any, AnyConnection, AnyPool, Transaction};
+
+/// What every store function needs from a transaction. Tenant data is only reachable through
+/// [`TenantTx`]; functions that must cross tenants take [`SystemTx`] explicitly.
+pub trait Tx: Send {
+    /// The connection to run queries on (`query(..).execute(tx.conn())`).
+    fn conn(&mut self) -> &mut AnyConnection;
+    fn backend(&self) -> Backend;
+    /// The tenant the transaction is bound to; `None` for a system transaction.
+    fn tenant_id(&self) -> Option<&TenantId>;
+    /// Asks for the job workers to be woken when this transaction commits.
+    fn wake_jobs_on_commit(&mut self);
+}
+
+struct Inner {
+    tx: Transaction<'static, Any>,
+    db: Db,
+    wake_jobs: bool,
+}
+
+impl Inner {
+    async fn begin(db: &Db, pool: &AnyPool, write: bool) -> StoreResult<Self> {
+        let tx = match (db.backend(), write) {
+            // IMMEDIATE takes SQLite's write lock up front: a read-then-write transaction can never
+            // fail to upgrade when another process (the CLI) wrote in between.
+            (Backend::Sqlite, true) => pool.begin_with("BEGIN IMMEDIATE").await?,
+            (Backend::Sqlite, false) => pool.begin().await?,
+            (Backend::Postgres, true) => pool.begin().await?,
+            (Backend::Postgres, false) => pool.begin_with("BEGIN READ ONLY").await?,
+        };
+        Ok(Self { tx, db: db.clone(), wake_jobs: false })
+    }
+
+    async fn commit(self) -> StoreResult<()> {
+        self.tx.commit().await?;
+        if self.wake_jobs {
+            self.db.jobs_wakeup().notify_one();
+        }
+        Ok(())
+    }
+}
+
+/// A transaction bound to one tenant. On PostgreSQL it carries `app.tenant_id` (transaction-local,
+/// so a pooled connection never takes it to the next request) and row-level security filters
+/// every tenant table by it.
+pub struct TenantTx {
+    inner: Inner,
+    tenant: TenantId,
+}
+
+impl TenantTx {
+    pub(crate) async fn begin(db: &Db, pool: &AnyPool, write: bool, tenant: TenantId) -> StoreResult<Self> {
+        let mut inner = Inner::begin(db, pool, write).await?;
+        if db.backend() == Backend::Postgres {
+            sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+                .bind(tenant.as_str())
+                .execute(&mut *inner.tx)
+                .await?;
+        }
+        Ok(Self { inner, tenant })
+    }
+
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    /// The tenant id as a query parameter.
+    pub fn tid(&self) -> &str {
+        self.tenant.as_str()
+    }
+
+    pub async fn commit(self) -> StoreResult<()> {
+        self.inner.commit().await
+    }
+}
+
+impl Tx for TenantTx {
+    fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.inner.tx
+    }
+    fn backend(&self) -> Backend {
+        self.inner.db.backend()
+    }
+    fn tenant_id(&self) -> Option<&TenantId> {
+        Some(&self.tenant)
+    }
+    fn wake_jobs_on_commit(&mut self) {
+        self.inner.wake_jobs = true;
+    }
+}
+
+/// A transaction that may read and write every tenant's rows (PostgreSQL: `app.system = on`,
+/// which the row-level security policies honour). For job claims, log-in and token look-ups
+/// before the tenant is known, sign-up, and the platform operator's views.
+pub struct SystemTx {
+    inner: Inner,
+}
+
+impl SystemTx {
+    pub(crate) async fn begin(db: &Db, pool: &AnyPool, write: bool) -> StoreResult<Self> {
+        let mut inner = Inner::begin(db, pool, write).await?;
+        if db.backend() == Backend::Postgres {
+            sqlx::query("SELECT set_config('app.system', 'on', true)").execute(&mut *inner.tx).await?;
+        }
+        Ok(Self { inner })
+    }
+
+    pub async fn commit(self) -> StoreResult<()> {
+        self.inner.commit().await
+    }
+}
+
+impl Tx for SystemTx {
+    fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.inner.tx
+    }
+    fn backend(&self) -> Backend {
+        self.inner.db.backend()
+    }
+    fn tenant_id(&self) -> Option<&TenantId> {
+        None
+    }
+    fn wake_jobs_on_commit(&mut self) {
+        self.inner.wake_jobs = true;
+    }
+}
