@@ -8,6 +8,7 @@
 //! - [`time`]: UTC milliseconds, the storage form of every timestamp.
 #![forbid(unsafe_code)]
 
+pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod id;

@@ -124,9 +124,9 @@ impl Baseline {
     fn chosen(&self, ts: i64) -> usize {
         let warm = self.warm(ts);
         let mut best = 0;
-        for k in 1..3 {
+        for (k, &is_warm) in warm.iter().enumerate().skip(1) {
             // A seasonal model must beat the simpler one clearly to be used.
-            if warm[k] && self.models[k].mae < 0.9 * self.models[best].mae {
+            if is_warm && self.models[k].mae < 0.9 * self.models[best].mae {
                 best = k;
             }
         }

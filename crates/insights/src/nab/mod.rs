@@ -137,7 +137,7 @@ pub fn run_corpus(
         return Err(NabError::NoData(data_dir.to_path_buf()));
     }
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<(ScoredFile, usize, f64), NabError>>>> =
+    let results: Mutex<Vec<Option<FileOutcome>>> =
         Mutex::new((0..files.len()).map(|_| None).collect());
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -175,8 +175,10 @@ pub fn run_corpus(
     })
 }
 
-/// Runs one file: detector, result file, windows as rows. Returns the scored file, its number of
-/// rows and the seconds spent in the detector.
+/// A run file: the scored file, its number of rows and the seconds spent in the detector.
+type FileOutcome = Result<(ScoredFile, usize, f64), NabError>;
+
+/// Runs one file: detector, result file, windows as rows.
 fn run_file(
     category: &str,
     name: &str,
@@ -184,7 +186,7 @@ fn run_file(
     windows: &Windows,
     results_dir: &Path,
     params: &DetectorParams,
-) -> Result<(ScoredFile, usize, f64), NabError> {
+) -> FileOutcome {
     let key = if category.is_empty() {
         name.to_string()
     } else {

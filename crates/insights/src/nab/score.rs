@@ -154,7 +154,8 @@ pub fn score_file(file: &ScoredFile, profile: &Profile, threshold: f64) -> FileC
     let mut fp_sum = 0.0;
     for (i, slot) in slots(file.scores.len(), &file.windows) {
         let s = file.scores[i];
-        if !(s >= threshold) {
+        // NaN scores never detect.
+        if s.partial_cmp(&threshold).is_none_or(|o| o.is_lt()) {
             continue;
         }
         match slot {
