@@ -261,3 +261,34 @@ mod tests {
         assert_eq!(PermissionSet::from_csv("tenant:read,bogus"), PermissionSet::from_iter([Permission::TenantRead]));
     }
 }
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Principal {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| Error::unauthenticated("unauthenticated", "Sign in, or send a bearer token or API key."))
+    }
+}
+
+/// The audit log's "who" for this request: the principal, the client address, the request id.
+pub struct AuditActor(pub frontdesk_store::audit::Actor);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AuditActor {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        let ip = parts.extensions.get::<crate::ClientIp>().map(|c| c.0.clone());
+        let request_id = parts.extensions.get::<crate::RequestId>().map(|r| r.0.clone());
+        let via = if matches!(principal.credential, Credential::Session { .. }) { "dashboard" } else { "api" };
+        let (kind, id) = match &principal.credential {
+            Credential::ApiKey { key_id } => ("api_key", Some(key_id.clone())),
+            _ => ("user", principal.user_id.clone()),
+        };
+        Ok(AuditActor(frontdesk_store::audit::Actor { kind, id, label: principal.label.clone(), via, ip, request_id }))
+    }
+}

@@ -13,7 +13,7 @@ pub mod ratelimit;
 pub mod routes;
 mod stack;
 
-pub use access::{Credential, Permission, PermissionSet, Principal, Requirement, Role};
+pub use access::{AuditActor, Credential, Permission, PermissionSet, Principal, Requirement, Role};
 pub use auth::{Authenticator, Presented};
 pub use extract::{ApiJson, ApiPath, ApiQuery};
 pub use ratelimit::{Quota, RateLimiter};

@@ -3,12 +3,16 @@
 //! See [`Detector`] for the method and [`DetectorParams`] for the one fixed parameter set.
 
 mod baseline;
-mod likelihood;
+mod context;
+mod gate;
+mod recency;
 
 use serde::{Deserialize, Serialize};
 
 use baseline::Baseline;
-use likelihood::Likelihood;
+use context::Context;
+use gate::{Gate, Record};
+use recency::Recency;
 
 /// The detector's tuning. [`DetectorParams::default`] is the one parameter set used for every
 /// metric in production and for every NAB file; horizons are in sampling steps unless noted.
@@ -63,6 +67,30 @@ pub struct DetectorParams {
     /// Horizon of the long-run distribution of the anomaly likelihood.
     #[serde(default)]
     pub likelihood_horizon: f64,
+    /// Bins of the context quantiser.
+    #[serde(default)]
+    pub context_bins: f64,
+    /// ew rate.
+    #[serde(default)]
+    pub trend_rate_b: f64,
+    /// range horizon.
+    #[serde(default)]
+    pub range_horizon: f64,
+    /// tail rate.
+    #[serde(default)]
+    pub tail_rate: f64,
+    /// tail prior.
+    #[serde(default)]
+    pub tail_prior: f64,
+    /// tail cap.
+    #[serde(default)]
+    pub tail_cap: f64,
+    /// hold margin.
+    #[serde(default)]
+    pub hold_margin: f64,
+    /// Context combination mode.
+    #[serde(default)]
+    pub ctx: u32,
     /// Experiment mode.
     #[serde(default)]
     pub mode: u32,
@@ -88,7 +116,15 @@ impl Default for DetectorParams {
             reference_growth: 0.05,
             suppressed_factor: 0.0,
             likelihood_horizon: 3000.0,
-            mode: 1,
+            mode: 0,
+            context_bins: 32.0,
+            ctx: 0,
+            hold_margin: 0.0,
+            tail_rate: 0.0,
+            tail_prior: 0.5,
+            tail_cap: 5.0,
+            range_horizon: 0.0,
+            trend_rate_b: 0.1,
         }
     }
 }
@@ -116,6 +152,9 @@ struct Stream {
     q: f64,
     /// Points seen by the tracker.
     n: f64,
+    /// Mean log-exceedance over the quantile (tail index).
+    #[serde(default)]
+    beta: f64,
 }
 
 impl Stream {
@@ -124,6 +163,7 @@ impl Stream {
             scale: 0.0,
             q: 3.0,
             n: 0.0,
+            beta: 0.0,
         }
     }
 
@@ -149,8 +189,18 @@ impl Stream {
         if !active {
             return 0.0;
         }
-        let s = (z / self.q.max(1e-6)).ln().max(0.0);
+        let mut s = (z / self.q.max(1e-6)).ln().max(0.0);
         let up = z > self.q;
+        if p.tail_rate > 0.0 {
+            let b0 = p.tail_prior;
+            let b = if self.beta > 0.0 { self.beta } else { b0 };
+            let y = s;
+            s = y / b * b0;
+            if up {
+                let capped = y.min(p.tail_cap * b);
+                self.beta = b + p.tail_rate * (capped - b);
+            }
+        }
         // Faster at first so the tracker converges during warm-up.
         self.n += 1.0;
         let rate = p.quantile_rate.max((2.0 / self.n).min(0.1));
@@ -186,10 +236,17 @@ pub struct Detector {
     point: Stream,
     sustained: Stream,
     sustained_z: f64,
-    reference: f64,
-    likelihood: Likelihood,
-    hold_level: f64,
-    hold_left: f64,
+    gate: Gate,
+    gate_context: Gate,
+    rec_a: Recency,
+    rec_b: Recency,
+    lo: f64,
+    hi: f64,
+    rec_mean: Record,
+    rec_diff: Record,
+    ew: f64,
+    prev_x: f64,
+    context: Context,
     last: Observation,
 }
 
@@ -205,10 +262,17 @@ impl Detector {
             point: Stream::new(),
             sustained: Stream::new(),
             sustained_z: 0.0,
-            reference: 0.0,
-            likelihood: Likelihood::new(),
-            hold_level: 0.0,
-            hold_left: 0.0,
+            gate: Gate::default(),
+            gate_context: Gate::default(),
+            rec_a: Recency::new(),
+            rec_b: Recency::new(),
+            lo: f64::INFINITY,
+            hi: f64::NEG_INFINITY,
+            rec_mean: Record::new(),
+            rec_diff: Record::new(),
+            ew: 0.0,
+            prev_x: 0.0,
+            context: Context::new(),
             last: Observation {
                 score: 0.0,
                 expected_low: 0.0,
@@ -276,46 +340,81 @@ impl Detector {
             .update(timestamp_secs, x, self.step.max(1.0), dt_steps, floor, p);
 
         let surprise = s_point.max(s_sustained);
-        let mut raw = 1.0 - (-surprise).exp();
-        let qp = self.point.q.max(1e-6);
-        let qs = self.sustained.q.max(1e-6);
-        raw = match p.mode % 10 {
-            0 => raw,
-            1 => self.likelihood.observe(raw, p.likelihood_horizon),
-            2 => self.likelihood.observe((z_point / qp).max(self.sustained_z / qs).min(1.0), p.likelihood_horizon),
-            3 => self.likelihood.observe(1.0 - (-(z_point / qp).max(self.sustained_z / qs)).exp(), p.likelihood_horizon),
-            4 => self.likelihood.observe((z_point / qp).min(1.0), p.likelihood_horizon),
-            _ => self.likelihood.observe(1.0 - (-z_point / qp).exp(), p.likelihood_horizon),
-        };
-        if p.mode >= 10 && warm {
-            self.last = Observation { score: raw, ..self.last };
-            return self.last;
+        let raw = 1.0 - (-surprise).exp();
+        let novelty = self.context.observe(x, p.context_bins);
+        let steps = dt_steps.clamp(1.0, 1e6);
+        let tol = p.likelihood_horizon * (self.hi - self.lo);
+        let spatial = if self.seen > 1 && (x > self.hi + tol || x < self.lo - tol) { 1.0 } else { 0.0 };
+        let range = (self.hi - self.lo).max(floor);
+        let excess = if self.seen > 1 { ((x - self.hi).max(self.lo - x) / range - p.likelihood_horizon).max(0.0) } else { 0.0 };
+        if p.range_horizon > 0.0 && self.seen > 1 {
+            let c = fc.slow;
+            self.hi -= (self.hi - c).max(0.0) / p.range_horizon;
+            self.lo += (c - self.lo).max(0.0) / p.range_horizon;
         }
-        // A score is reported in full only if it beats both the usual worst score of this
-        // metric (a slowly decaying maximum whose growth per point is capped, so anomalies do
-        // not raise it much) and, for a while after an alarm, the alarm itself.
-        let holding = self.hold_left > 0.0;
-        let bar = if holding {
-            self.reference.max(self.hold_level)
-        } else {
-            self.reference
+        self.lo = self.lo.min(x);
+        self.hi = self.hi.max(x);
+        if self.seen == 1 { self.ew = x; self.prev_x = x; }
+        self.ew += p.trend_rate_b * (x - self.ew);
+        let e_mean = self.rec_mean.observe(self.ew, floor);
+        let e_diff = if self.seen > 1 { self.rec_diff.observe((x - self.prev_x).abs(), floor) } else { 0.0 };
+        self.prev_x = x;
+        let tol = p.likelihood_horizon;
+        let on = |e: f64| if warm && e > tol { 1.0 } else { 0.0 };
+        let score = match p.ctx {
+            30 => self.gate.pass(raw, steps, warm, p).max(on(excess + tol)).max(on(e_mean)),
+            31 => self.gate.pass(raw, steps, warm, p).max(on(excess + tol)).max(on(e_diff)),
+            32 => self.gate.pass(raw, steps, warm, p).max(on(excess + tol)).max(on(e_diff)).max(on(e_mean)),
+            33 => self.gate.pass(raw, steps, warm, p).max(on(excess + tol)).max(0.5 * on(e_mean)),
+            34 => self.gate.pass(raw, steps, warm, p).max(on(excess + tol)).max(0.5 * on(e_diff)),
+            35 => on(e_mean),
+            36 => on(e_diff),
+            24 | 25 | 26 | 27 => {
+                let sp = if !warm || excess <= 0.0 { 0.0 } else {
+                    match p.ctx {
+                        24 | 25 => 1.0,
+                        26 => 1.0 - (-excess / p.context_bins).exp(),
+                        _ => 0.4 + 0.6 * (1.0 - (-excess / p.context_bins).exp()),
+                    }
+                };
+                let a = self.gate.pass(raw, steps, warm, p);
+                let b = if p.ctx == 24 { 0.5 * self.gate_context.pass(novelty, steps, warm, p) } else { 0.0 };
+                a.max(sp).max(b)
+            }
+            20 => if warm { spatial } else { 0.0 },
+            21 => self.gate.pass(raw, steps, warm, p).max(if warm { spatial } else { 0.0 }),
+            22 => self.gate.pass(raw.max(spatial), steps, warm, p),
+            23 => self.gate.pass(raw, steps, warm, p).max(if warm { 0.5 * spatial } else { 0.0 }),
+            0 => self.gate.pass(raw, steps, warm, p),
+            9 => raw,
+            10 => novelty,
+            11..=19 => {
+                let cap: f64 = 10000.0;
+                let ev = |age: f64| (1.0 + age).ln() / (1.0 + cap).ln();
+                let a = ev(self.rec_a.observe(raw, steps));
+                let b = ev(self.rec_b.observe(novelty, steps));
+                let v = match p.ctx {
+                    11 => a,
+                    12 => b,
+                    13 => a.max(b),
+                    _ => 0.5 * (a + b),
+                };
+                if warm { v } else { 0.0 }
+            }
+            1 => self.gate.pass(novelty, steps, warm, p),
+            2 => self.gate.pass(raw.max(novelty), steps, warm, p),
+            k => {
+                let a = self.gate.pass(raw, steps, warm, p);
+                let b = self.gate_context.pass(novelty, steps, warm, p);
+                match k {
+                    3 => a.max(b),
+                    4 => 0.5 * (a + b),
+                    5 => 1.0 - (1.0 - a) * (1.0 - b),
+                    6 => a.max(0.5 * b),
+                    _ => (a * b).sqrt(),
+                }
+            }
         };
-        let beats = raw > bar;
-        let score = if !warm {
-            0.0
-        } else if beats {
-            raw
-        } else {
-            raw * p.suppressed_factor
-        };
-        if beats {
-            self.hold_level = raw;
-            self.hold_left = p.suppression_steps;
-        } else {
-            self.hold_left -= dt_steps.clamp(1.0, 1e6);
-        }
-        self.reference =
-            (self.reference * p.reference_decay).max(raw.min(self.reference + p.reference_growth));
 
         let band = self.point.q * scale.max(floor);
         let expected = if first { x } else { fc.fast };

@@ -1,0 +1,11 @@
+DROP TABLE outbox_emails;
+DROP TABLE recovery_codes;
+DROP TABLE refresh_tokens;
+DROP TABLE token_families;
+DROP TABLE sessions;
+DROP TABLE api_keys;
+DROP TABLE invitations;
+DROP TABLE memberships;
+DROP TABLE users;
+DROP TABLE workspaces;
+DROP TABLE tenants;

@@ -1,0 +1,1 @@
+//! Dashboard pages of identity (log-in, sign-up, team, API keys, account).

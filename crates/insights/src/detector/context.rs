@@ -1,0 +1,101 @@
+//! Contextual novelty (in the spirit of CAD OSE): has this short sequence of value levels been
+//! seen before?
+//!
+//! Values are quantised into bins of width `2^k` (the smallest power of two giving at most
+//! [`BINS`] bins over the range seen so far, so bins change only when the range doubles). For
+//! each order `1..=ORDERS`, the sequence of the last `order` bins is hashed into a two-generation
+//! Bloom-style bit set; the novelty of a point is the share of orders whose context was never
+//! seen. Magnitude does not matter, only whether the pattern of levels is new, which makes this
+//! robust on bursty series where big values are routine.
+
+use serde::{Deserialize, Serialize};
+
+/// Longest context, in points.
+pub(crate) const ORDERS: usize = 6;
+/// Bits per generation of the seen-context set.
+const BITS: usize = 1 << 12;
+const WORDS: usize = BITS / 64;
+/// Novel contexts a generation holds before it becomes the old one and a fresh one starts.
+const GENERATION: u32 = (BITS / 6) as u32;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Context {
+    lo: f64,
+    hi: f64,
+    /// log2 of the bin width (`None` until the range is non-zero).
+    exp: Option<i32>,
+    hist: [i32; ORDERS],
+    len: u8,
+    current: Vec<u64>,
+    old: Vec<u64>,
+    added: u32,
+}
+
+impl Context {
+    pub fn new() -> Self {
+        Context {
+            lo: f64::INFINITY,
+            hi: f64::NEG_INFINITY,
+            exp: None,
+            hist: [0; ORDERS],
+            len: 0,
+            current: vec![0; WORDS],
+            old: vec![0; WORDS],
+            added: 0,
+        }
+    }
+
+    /// Feeds one value, returns its novelty in [0, 1] (0 while the model learns).
+    pub fn observe(&mut self, x: f64, bins: f64) -> f64 {
+        self.lo = self.lo.min(x);
+        self.hi = self.hi.max(x);
+        let range = self.hi - self.lo;
+        if range <= 0.0 || !range.is_finite() {
+            return 0.0;
+        }
+        let exp = (range / bins).log2().ceil() as i32;
+        if self.exp != Some(exp) {
+            // New bin width: what was learned is in other units; start over.
+            self.exp = Some(exp);
+            self.current.iter_mut().for_each(|w| *w = 0);
+            self.old.iter_mut().for_each(|w| *w = 0);
+            self.len = 0;
+            self.added = 0;
+        }
+        let width = 2f64.powi(exp);
+        let bin = (x / width).floor().clamp(-1e9, 1e9) as i32;
+        self.hist.rotate_right(1);
+        self.hist[0] = bin;
+        self.len = (usize::from(self.len) + 1).min(ORDERS) as u8;
+        let mut h: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut novel = 0;
+        let n = usize::from(self.len);
+        for &b in &self.hist[..n] {
+            h = mix(h ^ u64::from(b as u32));
+            let (w, bit) = ((h as usize >> 6) % WORDS, 1u64 << (h & 63));
+            if self.current[w] & bit == 0 {
+                if self.old[w] & bit == 0 {
+                    novel += 1;
+                }
+                self.current[w] |= bit;
+                self.added += 1;
+            }
+        }
+        if self.added >= GENERATION {
+            std::mem::swap(&mut self.current, &mut self.old);
+            self.current.iter_mut().for_each(|w| *w = 0);
+            self.added = 0;
+        }
+        if n < ORDERS {
+            0.0
+        } else {
+            novel as f64 / ORDERS as f64
+        }
+    }
+}
+
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

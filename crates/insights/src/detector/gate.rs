@@ -1,0 +1,77 @@
+//! The alarm gate: a raw score is reported only if it beats the metric's usual worst score and,
+//! for a while after an alarm, the alarm itself. One incident, one alarm.
+
+use serde::{Deserialize, Serialize};
+
+use super::DetectorParams;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Gate {
+    /// The usual worst raw score: a slowly decaying maximum whose growth per point is capped.
+    reference: f64,
+    /// Level of the last alarm.
+    hold_level: f64,
+    /// Steps left during which later scores must beat `hold_level`.
+    hold_left: f64,
+}
+
+impl Gate {
+    /// Passes one raw score in [0, 1]; returns the reported score. `steps` is the number of
+    /// sampling steps since the previous point; `report` is false during warm-up.
+    pub fn pass(&mut self, raw: f64, steps: f64, report: bool, p: &DetectorParams) -> f64 {
+        let bar = if self.hold_left > 0.0 {
+            let h = 1.0 - (1.0 - self.hold_level) * (-p.hold_margin).exp();
+            self.reference.max(h)
+        } else {
+            self.reference
+        };
+        let beats = raw > bar;
+        let score = if !report {
+            0.0
+        } else if beats {
+            raw
+        } else {
+            raw * p.suppressed_factor
+        };
+        if beats {
+            self.hold_level = raw;
+            self.hold_left = p.suppression_steps;
+        } else {
+            self.hold_left -= steps.clamp(1.0, 1e6);
+        }
+        self.reference =
+            (self.reference * p.reference_decay).max(raw.min(self.reference + p.reference_growth));
+        score
+    }
+}
+
+/// The range of a signal seen so far; a value outside it (by more than a tolerance, as a share
+/// of the range) is a record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Record {
+    lo: f64,
+    hi: f64,
+}
+
+impl Record {
+    pub fn new() -> Self {
+        Record {
+            lo: f64::INFINITY,
+            hi: f64::NEG_INFINITY,
+        }
+    }
+
+    /// How far `v` lies outside the range seen so far, as a share of that range (0 inside, or
+    /// while the range is empty or flat), then learns `v`.
+    pub fn observe(&mut self, v: f64, floor: f64) -> f64 {
+        let range = self.hi - self.lo;
+        let out = if range.is_finite() && range > floor {
+            (v - self.hi).max(self.lo - v).max(0.0) / range
+        } else {
+            0.0
+        };
+        self.lo = self.lo.min(v);
+        self.hi = self.hi.max(v);
+        out
+    }
+}
