@@ -13,6 +13,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// Cookie holding the visitor's chosen language.
+/// Errors of template registration and rendering.
+pub use minijinja::Error as TemplateError;
+
 pub const LANG_COOKIE: &str = "fd_lang";
 
 /// A link in the dashboard's navigation.
@@ -64,7 +67,7 @@ impl TemplatesBuilder {
         self
     }
 
-    pub fn build(self) -> Result<Templates, minijinja::Error> {
+    pub fn build(self) -> Result<Templates, TemplateError> {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|name| {
             if name.ends_with(".html") {

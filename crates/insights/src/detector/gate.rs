@@ -1,10 +1,12 @@
-//! The alarm gate: a raw score is reported only if it beats the metric's usual worst score and,
-//! for a while after an alarm, the alarm itself. One incident, one alarm.
+//! Turning raw scores into alarms: the residual gate (one incident, one alarm) and the range
+//! record (a value never seen before).
 
 use serde::{Deserialize, Serialize};
 
 use super::DetectorParams;
 
+/// A raw score is reported only if it beats the metric's usual worst score and, for a while
+/// after an alarm, the alarm itself (by a margin).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Gate {
     /// The usual worst raw score: a slowly decaying maximum whose growth per point is capped.
@@ -17,18 +19,17 @@ pub(crate) struct Gate {
 
 impl Gate {
     /// Passes one raw score in [0, 1]; returns the reported score. `steps` is the number of
-    /// sampling steps since the previous point; `report` is false during warm-up.
-    pub fn pass(&mut self, raw: f64, steps: f64, report: bool, p: &DetectorParams) -> f64 {
+    /// sampling steps since the previous point.
+    pub fn pass(&mut self, raw: f64, steps: f64, p: &DetectorParams) -> f64 {
         let bar = if self.hold_left > 0.0 {
-            let h = 1.0 - (1.0 - self.hold_level) * (-p.hold_margin).exp();
-            self.reference.max(h)
+            // raw = 1 - e^-surprise: beating the alarm by `hold_margin` surprise units.
+            let hold = 1.0 - (1.0 - self.hold_level) * (-p.hold_margin).exp();
+            self.reference.max(hold)
         } else {
             self.reference
         };
         let beats = raw > bar;
-        let score = if !report {
-            0.0
-        } else if beats {
+        let score = if beats {
             raw
         } else {
             raw * p.suppressed_factor
@@ -37,7 +38,7 @@ impl Gate {
             self.hold_level = raw;
             self.hold_left = p.suppression_steps;
         } else {
-            self.hold_left -= steps.clamp(1.0, 1e6);
+            self.hold_left -= steps;
         }
         self.reference =
             (self.reference * p.reference_decay).max(raw.min(self.reference + p.reference_growth));
@@ -45,8 +46,7 @@ impl Gate {
     }
 }
 
-/// The range of a signal seen so far; a value outside it (by more than a tolerance, as a share
-/// of the range) is a record.
+/// The range of a signal seen so far; a value outside it is a record.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Record {
     lo: f64,

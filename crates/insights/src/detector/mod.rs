@@ -5,18 +5,19 @@
 mod baseline;
 mod context;
 mod gate;
-mod recency;
+mod stream;
 
 use serde::{Deserialize, Serialize};
 
 use baseline::Baseline;
 use context::Context;
 use gate::{Gate, Record};
-use recency::Recency;
+use stream::Stream;
 
 /// The detector's tuning. [`DetectorParams::default`] is the one parameter set used for every
 /// metric in production and for every NAB file; horizons are in sampling steps unless noted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DetectorParams {
     /// Points observed before any score is emitted (the model only learns). 100 is below NAB's
     /// smallest probation (15 % of 1,127 rows) and enough for levels and scales to settle.
@@ -47,14 +48,22 @@ pub struct DetectorParams {
     /// Quantile of normalised residuals taken as "the usual worst" (surprise 0 below it).
     /// 0.99: one point in a hundred may reach it without surprise.
     pub quantile: f64,
+    /// Rate at which the tail scale (mean log-exceedance beyond the quantile) learns, per
+    /// exceedance. 0.01: about a hundred exceedances, i.e. the tail seen over roughly the last
+    /// 10,000 points, so a metric's usual spikiness is learned but one incident barely moves it.
+    pub tail_rate: f64,
     /// Step of the multiplicative quantile tracker. 0.02: adapts over a few hundred points.
     pub quantile_rate: f64,
     /// Smoothing (EWMA weight) of the sustained-deviation stream. 0.3: three or four points in
     /// a row away from the slow seasonal expectation are needed to build up a sustained score.
     pub sustained_smoothing: f64,
-    /// After an alarm, later scores must beat it for this many steps to be reported in full.
+    /// After an alarm, later residual scores must beat it for this many steps to be reported.
     /// 300: about one NAB window width; one incident raises one alarm.
     pub suppression_steps: f64,
+    /// How much a residual score must beat a recent alarm by, in surprise units (natural log
+    /// of tail probability): 0.3, i.e. about 35 % less likely than the alarm. Without it, an
+    /// incident that keeps growing for a few points raises an alarm at every point.
+    pub hold_margin: f64,
     /// Per-step decay of the reference (the usual worst raw score of the metric). 0.9995:
     /// a half-life of about 1,400 steps (5 days at 5-minute sampling).
     pub reference_decay: f64,
@@ -64,36 +73,17 @@ pub struct DetectorParams {
     /// Factor applied to scores that do not beat the bar (reference or recent alarm). 0:
     /// such repeats are silent.
     pub suppressed_factor: f64,
-    /// Horizon of the long-run distribution of the anomaly likelihood.
-    #[serde(default)]
-    pub likelihood_horizon: f64,
-    /// Bins of the context quantiser.
-    #[serde(default)]
+    /// A value outside the whole range seen so far by more than this share of the range is a
+    /// record and scores 1 (Numenta's "spatial anomaly" rule and tolerance): 0.05.
+    pub record_tolerance: f64,
+    /// Value levels of the context model (bins over the range seen so far, rounded to a power
+    /// of two wide): 8, as in CAD OSE (3 bits), coarse enough that noise does not make every
+    /// context new.
     pub context_bins: f64,
-    /// ew rate.
-    #[serde(default)]
-    pub trend_rate_b: f64,
-    /// range horizon.
-    #[serde(default)]
-    pub range_horizon: f64,
-    /// tail rate.
-    #[serde(default)]
-    pub tail_rate: f64,
-    /// tail prior.
-    #[serde(default)]
-    pub tail_prior: f64,
-    /// tail cap.
-    #[serde(default)]
-    pub tail_cap: f64,
-    /// hold margin.
-    #[serde(default)]
-    pub hold_margin: f64,
-    /// Context combination mode.
-    #[serde(default)]
-    pub ctx: u32,
-    /// Experiment mode.
-    #[serde(default)]
-    pub mode: u32,
+    /// Factor applied to a residual score when the point's recent value pattern (its context)
+    /// is familiar at every order: 0.6. A large residual that repeats a known pattern is a
+    /// recurrence, not news, but still reported when it is very large.
+    pub familiar_factor: f64,
 }
 
 impl Default for DetectorParams {
@@ -109,22 +99,17 @@ impl Default for DetectorParams {
             scale_horizon: 300.0,
             scale_clip: 4.0,
             quantile: 0.99,
+            tail_rate: 0.01,
             quantile_rate: 0.02,
             sustained_smoothing: 0.3,
             suppression_steps: 300.0,
+            hold_margin: 0.3,
             reference_decay: 0.9995,
             reference_growth: 0.05,
             suppressed_factor: 0.0,
-            likelihood_horizon: 3000.0,
-            mode: 0,
-            context_bins: 32.0,
-            ctx: 0,
-            hold_margin: 0.0,
-            tail_rate: 0.0,
-            tail_prior: 0.5,
-            tail_cap: 5.0,
-            range_horizon: 0.0,
-            trend_rate_b: 0.1,
+            record_tolerance: 0.05,
+            context_bins: 8.0,
+            familiar_factor: 0.6,
         }
     }
 }
@@ -141,74 +126,6 @@ pub struct Observation {
     pub expected_high: f64,
     /// The expected value (one-step forecast).
     pub expected: f64,
-}
-
-/// Running scale and high quantile of one normalised residual stream.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Stream {
-    /// EW mean absolute residual.
-    scale: f64,
-    /// Tracked `quantile` of `|residual| / scale`.
-    q: f64,
-    /// Points seen by the tracker.
-    n: f64,
-    /// Mean log-exceedance over the quantile (tail index).
-    #[serde(default)]
-    beta: f64,
-}
-
-impl Stream {
-    fn new() -> Self {
-        Stream {
-            scale: 0.0,
-            q: 3.0,
-            n: 0.0,
-            beta: 0.0,
-        }
-    }
-
-    /// Normalised size of a residual against the current scale, with a floor for flat series.
-    fn z(&self, residual: f64, floor: f64) -> f64 {
-        residual.abs() / self.scale.max(floor)
-    }
-
-    fn learn_scale(&mut self, residual: f64, floor: f64, p: &DetectorParams, warm: bool) {
-        let r = residual.abs();
-        let a = 1.0 / p.scale_horizon;
-        if !warm {
-            // Warm-up: plain mean, so the scale is right from the start.
-            self.scale += (r - self.scale) * a.max(0.05);
-        } else {
-            let cap = p.scale_clip * self.scale.max(floor);
-            self.scale += a * (r.min(cap) - self.scale);
-        }
-    }
-
-    /// Surprise in natural-log units: how far `z` exceeds the usual worst (0 below it).
-    fn surprise(&mut self, z: f64, p: &DetectorParams, active: bool) -> f64 {
-        if !active {
-            return 0.0;
-        }
-        let mut s = (z / self.q.max(1e-6)).ln().max(0.0);
-        let up = z > self.q;
-        if p.tail_rate > 0.0 {
-            let b0 = p.tail_prior;
-            let b = if self.beta > 0.0 { self.beta } else { b0 };
-            let y = s;
-            s = y / b * b0;
-            if up {
-                let capped = y.min(p.tail_cap * b);
-                self.beta = b + p.tail_rate * (capped - b);
-            }
-        }
-        // Faster at first so the tracker converges during warm-up.
-        self.n += 1.0;
-        let rate = p.quantile_rate.max((2.0 / self.n).min(0.1));
-        let step = rate * if up { p.quantile } else { 1.0 - p.quantile };
-        self.q *= if up { step.exp() } else { (-step).exp() };
-        self.q = self.q.clamp(0.5, 1e6);
-        s
-    }
 }
 
 /// A strictly online anomaly detector for one metric.
@@ -237,16 +154,8 @@ pub struct Detector {
     sustained: Stream,
     sustained_z: f64,
     gate: Gate,
-    gate_context: Gate,
-    rec_a: Recency,
-    rec_b: Recency,
-    lo: f64,
-    hi: f64,
-    rec_mean: Record,
-    rec_diff: Record,
-    ew: f64,
-    prev_x: f64,
     context: Context,
+    range: Record,
     last: Observation,
 }
 
@@ -263,16 +172,8 @@ impl Detector {
             sustained: Stream::new(),
             sustained_z: 0.0,
             gate: Gate::default(),
-            gate_context: Gate::default(),
-            rec_a: Recency::new(),
-            rec_b: Recency::new(),
-            lo: f64::INFINITY,
-            hi: f64::NEG_INFINITY,
-            rec_mean: Record::new(),
-            rec_diff: Record::new(),
-            ew: 0.0,
-            prev_x: 0.0,
             context: Context::new(),
+            range: Record::new(),
             last: Observation {
                 score: 0.0,
                 expected_low: 0.0,
@@ -341,79 +242,23 @@ impl Detector {
 
         let surprise = s_point.max(s_sustained);
         let raw = 1.0 - (-surprise).exp();
-        let novelty = self.context.observe(x, p.context_bins);
-        let steps = dt_steps.clamp(1.0, 1e6);
-        let tol = p.likelihood_horizon * (self.hi - self.lo);
-        let spatial = if self.seen > 1 && (x > self.hi + tol || x < self.lo - tol) { 1.0 } else { 0.0 };
-        let range = (self.hi - self.lo).max(floor);
-        let excess = if self.seen > 1 { ((x - self.hi).max(self.lo - x) / range - p.likelihood_horizon).max(0.0) } else { 0.0 };
-        if p.range_horizon > 0.0 && self.seen > 1 {
-            let c = fc.slow;
-            self.hi -= (self.hi - c).max(0.0) / p.range_horizon;
-            self.lo += (c - self.lo).max(0.0) / p.range_horizon;
+        let gated = self.gate.pass(raw, dt_steps.clamp(1.0, 1e6), p);
+        let novel = self.context.observe(x, p.context_bins) > 0.0;
+        let residual_score = if novel {
+            gated
+        } else {
+            gated * p.familiar_factor
+        };
+        let record = self.range.observe(x, floor) > p.record_tolerance;
+        if warm && !record && residual_score >= 0.3566 && std::env::var("NAB_DUMP").is_ok() {
+            eprintln!("DUMP {} {} raw={:.3} sp={:.2} ss={:.2} nov={} step={}", self.seen - 1, timestamp_secs, raw, s_point, s_sustained, novel, self.step);
         }
-        self.lo = self.lo.min(x);
-        self.hi = self.hi.max(x);
-        if self.seen == 1 { self.ew = x; self.prev_x = x; }
-        self.ew += p.trend_rate_b * (x - self.ew);
-        let e_mean = self.rec_mean.observe(self.ew, floor);
-        let e_diff = if self.seen > 1 { self.rec_diff.observe((x - self.prev_x).abs(), floor) } else { 0.0 };
-        self.prev_x = x;
-        let tol = p.likelihood_horizon;
-        let on = |e: f64| if warm && e > tol { 1.0 } else { 0.0 };
-        let score = match p.ctx {
-            30 => self.gate.pass(raw, steps, warm, p).max(on(excess + tol)).max(on(e_mean)),
-            31 => self.gate.pass(raw, steps, warm, p).max(on(excess + tol)).max(on(e_diff)),
-            32 => self.gate.pass(raw, steps, warm, p).max(on(excess + tol)).max(on(e_diff)).max(on(e_mean)),
-            33 => self.gate.pass(raw, steps, warm, p).max(on(excess + tol)).max(0.5 * on(e_mean)),
-            34 => self.gate.pass(raw, steps, warm, p).max(on(excess + tol)).max(0.5 * on(e_diff)),
-            35 => on(e_mean),
-            36 => on(e_diff),
-            24 | 25 | 26 | 27 => {
-                let sp = if !warm || excess <= 0.0 { 0.0 } else {
-                    match p.ctx {
-                        24 | 25 => 1.0,
-                        26 => 1.0 - (-excess / p.context_bins).exp(),
-                        _ => 0.4 + 0.6 * (1.0 - (-excess / p.context_bins).exp()),
-                    }
-                };
-                let a = self.gate.pass(raw, steps, warm, p);
-                let b = if p.ctx == 24 { 0.5 * self.gate_context.pass(novelty, steps, warm, p) } else { 0.0 };
-                a.max(sp).max(b)
-            }
-            20 => if warm { spatial } else { 0.0 },
-            21 => self.gate.pass(raw, steps, warm, p).max(if warm { spatial } else { 0.0 }),
-            22 => self.gate.pass(raw.max(spatial), steps, warm, p),
-            23 => self.gate.pass(raw, steps, warm, p).max(if warm { 0.5 * spatial } else { 0.0 }),
-            0 => self.gate.pass(raw, steps, warm, p),
-            9 => raw,
-            10 => novelty,
-            11..=19 => {
-                let cap: f64 = 10000.0;
-                let ev = |age: f64| (1.0 + age).ln() / (1.0 + cap).ln();
-                let a = ev(self.rec_a.observe(raw, steps));
-                let b = ev(self.rec_b.observe(novelty, steps));
-                let v = match p.ctx {
-                    11 => a,
-                    12 => b,
-                    13 => a.max(b),
-                    _ => 0.5 * (a + b),
-                };
-                if warm { v } else { 0.0 }
-            }
-            1 => self.gate.pass(novelty, steps, warm, p),
-            2 => self.gate.pass(raw.max(novelty), steps, warm, p),
-            k => {
-                let a = self.gate.pass(raw, steps, warm, p);
-                let b = self.gate_context.pass(novelty, steps, warm, p);
-                match k {
-                    3 => a.max(b),
-                    4 => 0.5 * (a + b),
-                    5 => 1.0 - (1.0 - a) * (1.0 - b),
-                    6 => a.max(0.5 * b),
-                    _ => (a * b).sqrt(),
-                }
-            }
+        let score = if !warm {
+            0.0
+        } else if record {
+            1.0
+        } else {
+            residual_score
         };
 
         let band = self.point.q * scale.max(floor);

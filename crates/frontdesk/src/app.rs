@@ -1,0 +1,166 @@
+//! Wiring: the only place that knows every capability. Builds the database, the services, the
+//! router with its route table and OpenAPI document, and the job registry.
+
+use crate::config::{Config, ConfigError};
+use axum::routing::get;
+use axum::Router;
+use frontdesk_identity::{Identity, IdentityConfig};
+use frontdesk_kernel::crypto::Keyring;
+use frontdesk_ops::docs::ApiDocs;
+use frontdesk_ops::{Ops, WorkerStatus};
+use frontdesk_store::jobs::JobRegistry;
+use frontdesk_store::{migrate, Db, DbConfig, Migration, StoreError};
+use frontdesk_web::metrics::HttpMetrics;
+use frontdesk_web::pages::{self, Templates, TemplatesBuilder};
+use frontdesk_web::ratelimit::{Quota, RateLimiter};
+use frontdesk_web::routes::RouteError;
+use frontdesk_web::{Limits, Requirement, Routes, WebConfig, WebContext};
+use std::sync::Arc;
+use std::time::Instant;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("secret key: {0}")]
+    Secret(#[from] frontdesk_kernel::crypto::CryptoError),
+    #[error("redis: {0}")]
+    Redis(String),
+    #[error("routes: {0}")]
+    Routes(#[from] RouteError),
+    #[error("templates: {0}")]
+    Templates(#[from] frontdesk_web::pages::TemplateError),
+    #[error(transparent)]
+    Domain(#[from] frontdesk_kernel::Error),
+}
+
+/// Every capability's migrations, in dependency order.
+pub fn migrations() -> Vec<Migration> {
+    [frontdesk_store::MIGRATIONS, frontdesk_identity::MIGRATIONS].concat()
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Frontdesk API",
+        description = "The multi-tenant AI front desk. Errors are RFC 9457 problem+json with a stable `code`; \
+                       lists page with `limit` and `cursor`; authenticate with `Authorization: Bearer <access token or API key>`.",
+        license(name = "AGPL-3.0-or-later")
+    ),
+    components(schemas(frontdesk_kernel::error::Problem))
+)]
+struct ApiDoc;
+
+/// Everything `serve` runs.
+pub struct App {
+    pub router: Router,
+    pub db: Db,
+    pub identity: Identity,
+    pub jobs: JobRegistry,
+    pub workers: Arc<WorkerStatus>,
+    pub openapi: utoipa::openapi::OpenApi,
+    pub route_table: frontdesk_web::RouteTable,
+}
+
+pub fn db_config(config: &Config) -> DbConfig {
+    let mut db = DbConfig::new(config.database_url());
+    db.max_connections = config.database_max_connections;
+    db.app_role = config.database_app_role.clone();
+    db.sqlite_synchronous = config.sqlite_synchronous.clone();
+    db
+}
+
+/// Migrates and connects.
+pub async fn open_db(config: &Config) -> Result<Db, AppError> {
+    let db_config = db_config(config);
+    migrate::run(&db_config, &migrations()).await?;
+    Ok(Db::connect(&db_config).await?)
+}
+
+pub fn keyring(config: &Config) -> Result<Keyring, AppError> {
+    let previous: Vec<Vec<u8>> = config.previous_secret_keys.iter().map(|k| k.trim().as_bytes().to_vec()).collect();
+    Ok(Keyring::new(&config.master_key()?, &previous)?)
+}
+
+pub async fn rate_limiter(config: &Config) -> Result<RateLimiter, AppError> {
+    match &config.redis_url {
+        Some(url) => RateLimiter::redis(url).await.map_err(|e| AppError::Redis(e.to_string())),
+        None => Ok(RateLimiter::in_memory()),
+    }
+}
+
+pub fn identity_config(config: &Config) -> IdentityConfig {
+    IdentityConfig { public_url: config.public_url(), open_signup: config.open_signup, ..IdentityConfig::default() }
+}
+
+/// The identity service on its own (for CLI commands that need no HTTP).
+pub async fn identity(config: &Config, db: Db) -> Result<Identity, AppError> {
+    Ok(Identity::new(db, keyring(config)?, Arc::new(RateLimiter::in_memory()), identity_config(config)))
+}
+
+pub fn templates() -> Result<Templates, AppError> {
+    let mut b = TemplatesBuilder::new();
+    frontdesk_identity::pages::templates(&mut b);
+    frontdesk_ops::pages::templates(&mut b);
+    Ok(b.build()?)
+}
+
+pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
+    let limiter = Arc::new(rate_limiter(config).await?);
+    let identity = Identity::new(db.clone(), keyring(config)?, limiter.clone(), identity_config(config));
+    let http_metrics = Arc::new(HttpMetrics::default());
+    let workers = Arc::new(WorkerStatus::default());
+    let ops = Ops {
+        db: db.clone(),
+        http_metrics: http_metrics.clone(),
+        started: Instant::now(),
+        workers: workers.clone(),
+        rate_limiter: limiter.backend_name(),
+    };
+
+    // The JSON API: routes and OpenAPI document from the same declarations.
+    let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(frontdesk_identity::http::router(identity.clone()))
+        .merge(frontdesk_ops::http::router(ops.clone()))
+        .split_for_parts();
+    let mut route_table = frontdesk_web::RouteTable::default();
+    route_table.add_openapi(&mut openapi)?;
+
+    // Pages, docs and assets.
+    let docs = Arc::new(ApiDocs::new(&openapi));
+    let (pages_router, page_table) = frontdesk_identity::pages::routes(identity.clone())
+        .merge(frontdesk_ops::pages::routes(ops.clone()))
+        .merge(frontdesk_ops::docs::routes(docs))
+        .merge(Routes::new().get("/assets/{file}", Requirement::Public, get(pages::serve_asset)))
+        .into_parts()?;
+    route_table.merge(page_table)?;
+
+    let web = Arc::new(WebContext {
+        config: WebConfig {
+            public_url: config.public_url(),
+            trust_proxy: config.trust_proxy,
+            cors_origins: config.cors_origins.clone(),
+            limits: Limits {
+                per_ip: Quota::per_minute(config.rate_limit_per_ip),
+                per_user: Quota::per_minute(config.rate_limit_per_user),
+                per_api_key: Quota::per_minute(config.rate_limit_per_api_key),
+                per_tenant: Quota::per_minute(config.rate_limit_per_tenant),
+            },
+        },
+        routes: route_table.clone(),
+        authenticator: Arc::new(identity.clone()),
+        limiter,
+        metrics: http_metrics,
+    });
+    let templates = Arc::new(templates()?);
+    let router = frontdesk_web::compose(api.merge(pages_router), web).layer(axum::Extension(templates));
+
+    let mut jobs = JobRegistry::new();
+    frontdesk_identity::jobs::register(&mut jobs, identity.clone());
+
+    Ok(App { router, db, identity, jobs, workers, openapi, route_table })
+}
