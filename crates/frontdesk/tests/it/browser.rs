@@ -1,0 +1,1 @@
+//! Browser tests live here once the dashboard pages land.

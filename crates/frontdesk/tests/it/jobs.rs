@@ -1,0 +1,145 @@
+//! The durable job queue on both engines: transactional enqueue, retries with backoff, dead
+//! letters, leases that expire, per-key ordering, de-duplication and scheduling.
+
+use crate::both;
+use crate::harness::TestApp;
+use frontdesk_store::jobs::{self, Job, JobError, JobRegistry, JobState, NewJob, Worker, WorkerConfig};
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+fn fast() -> WorkerConfig {
+    WorkerConfig {
+        concurrency: 4,
+        lease: Duration::from_millis(1500),
+        poll_interval: Duration::from_millis(20),
+        base_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(200),
+    }
+}
+
+async fn until(mut check: impl AsyncFnMut() -> bool, what: &str) {
+    for _ in 0..300 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn count(app: &TestApp, state: JobState) -> usize {
+    let mut tx = app.db.system_read().await.expect("tx");
+    jobs::list(&mut tx, state, None, 1000).await.expect("list").len()
+}
+
+async fn queue_semantics(app: &TestApp) {
+    let tenant = frontdesk_kernel::TenantId::parse(&app.tenant_direct("Queue Studio").await).expect("id");
+    let runs = Arc::new(Mutex::new(Vec::<(String, u32)>::new()));
+    let mut registry = JobRegistry::new();
+    let log = runs.clone();
+    registry.register("test.record", move |job: Job| {
+        let log = log.clone();
+        async move {
+            let key: String = job.payload["n"].to_string();
+            log.lock().expect("lock").push((key, job.attempt));
+            Ok(())
+        }
+    });
+    registry.register("test.flaky", move |job: Job| async move {
+        if job.attempt < 3 {
+            Err(JobError::Transient(format!("attempt {} fails", job.attempt)))
+        } else {
+            Ok(())
+        }
+    });
+    registry.register("test.broken", |_job: Job| async move { Err(JobError::Transient("always down".into())) });
+    registry.register("test.bad_payload", |job: Job| async move { job.payload::<Vec<u8>>().map(|_| ()) });
+
+    // A rolled-back transaction enqueues nothing.
+    {
+        let mut tx = app.db.tenant(&tenant).await.expect("tx");
+        jobs::enqueue(&mut tx, NewJob::new("test.record", &json!({"n": 0})).expect("job")).await.expect("enqueue");
+        drop(tx);
+    }
+    assert_eq!(count(app, JobState::Queued).await, 0, "rollback drops the job");
+
+    let mut tx = app.db.tenant(&tenant).await.expect("tx");
+    for n in 1..=5 {
+        jobs::enqueue(&mut tx, NewJob::new("test.record", &json!({"n": n})).expect("job").ordered_by("conv-1")).await.expect("enqueue");
+    }
+    jobs::enqueue(&mut tx, NewJob::new("test.flaky", &json!({})).expect("job").max_attempts(5)).await.expect("enqueue");
+    jobs::enqueue(&mut tx, NewJob::new("test.broken", &json!({})).expect("job").max_attempts(3)).await.expect("enqueue");
+    jobs::enqueue(&mut tx, NewJob::new("test.bad_payload", &json!({"not": "bytes"})).expect("job")).await.expect("enqueue");
+    let later = frontdesk_kernel::time::now_ms() + 600;
+    jobs::enqueue(&mut tx, NewJob::new("test.record", &json!({"n": 99})).expect("job").at(later)).await.expect("enqueue");
+    let first = jobs::enqueue(&mut tx, NewJob::new("test.record", &json!({"n": 50})).expect("job").dedupe("once")).await.expect("enqueue");
+    let second = jobs::enqueue(&mut tx, NewJob::new("test.record", &json!({"n": 51})).expect("job").dedupe("once")).await.expect("enqueue");
+    assert!(first.is_some() && second.is_none(), "a dedupe key enqueues once");
+    tx.commit().await.expect("commit");
+
+    let (stop, rx) = watch::channel(false);
+    let worker = tokio::spawn(Worker::new(app.db.clone(), registry, fast()).run(rx));
+    until(async || count(app, JobState::Dead).await == 2 && count(app, JobState::Queued).await == 0, "all jobs to settle").await;
+    until(async || runs.lock().expect("lock").iter().any(|(k, _)| k == "99"), "the scheduled job").await;
+    let _ = stop.send(true);
+    let _ = worker.await;
+
+    let runs = runs.lock().expect("lock").clone();
+    let ordered: Vec<String> = runs.iter().filter(|(k, _)| ["1", "2", "3", "4", "5"].contains(&k.as_str())).map(|(k, _)| k.clone()).collect();
+    assert_eq!(ordered, ["1", "2", "3", "4", "5"], "jobs with one ordering key run in order");
+    assert!(runs.iter().any(|(k, _)| k == "50") && !runs.iter().any(|(k, _)| k == "51"));
+    let mut tx = app.db.system_read().await.expect("tx");
+    let dead = jobs::list(&mut tx, JobState::Dead, None, 10).await.expect("list");
+    drop(tx);
+    let broken = dead.iter().find(|j| j.kind == "test.broken").expect("broken is dead");
+    assert_eq!(broken.attempts, 3);
+    assert_eq!(broken.last_error.as_deref(), Some("always down"));
+    let bad = dead.iter().find(|j| j.kind == "test.bad_payload").expect("bad payload is dead");
+    assert_eq!(bad.attempts, 1, "a permanent failure is not retried");
+    // The flaky job succeeded on its third attempt and is gone.
+    assert_eq!(count(app, JobState::Running).await, 0);
+
+    // A dead letter can be retried, by its tenant.
+    let mut tx = app.db.tenant(&tenant).await.expect("tx");
+    jobs::retry(&mut tx, broken.id.as_str()).await.expect("retry");
+    tx.commit().await.expect("commit");
+    assert_eq!(count(app, JobState::Queued).await, 1);
+}
+both!(queue, queue_semantics);
+
+async fn lease_expiry(app: &TestApp) {
+    // A worker claims a job and dies (its lease is never renewed); another worker runs it later.
+    let mut tx = app.db.system().await.expect("tx");
+    jobs::enqueue(&mut tx, NewJob::new("test.once", &json!({})).expect("job")).await.expect("enqueue");
+    tx.commit().await.expect("commit");
+    let mut stuck = JobRegistry::new();
+    stuck.register("test.once", |_job: Job| async move {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        Ok(())
+    });
+    let (stop1, rx1) = watch::channel(false);
+    let crashed = tokio::spawn(Worker::new(app.db.clone(), stuck, WorkerConfig { lease: Duration::from_millis(400), ..fast() }).run(rx1));
+    until(async || count(app, JobState::Running).await == 1, "the claim").await;
+    crashed.abort(); // the process dies mid-job
+    let _ = stop1;
+    let done = Arc::new(Mutex::new(0u32));
+    let mut registry = JobRegistry::new();
+    let d = done.clone();
+    registry.register("test.once", move |job: Job| {
+        let d = d.clone();
+        async move {
+            *d.lock().expect("lock") = job.attempt;
+            Ok(())
+        }
+    });
+    let (stop2, rx2) = watch::channel(false);
+    let worker = tokio::spawn(Worker::new(app.db.clone(), registry, fast()).run(rx2));
+    until(async || *done.lock().expect("lock") > 0, "the job to be taken over after its lease").await;
+    let _ = stop2.send(true);
+    let _ = worker.await;
+    assert_eq!(*done.lock().expect("lock"), 2, "the second run is attempt 2");
+    assert_eq!(count(app, JobState::Running).await + count(app, JobState::Queued).await, 0);
+}
+both!(lease, lease_expiry);

@@ -1,0 +1,11 @@
+//! Integration tests: the real application on a random port with a fresh database, against
+//! SQLite and PostgreSQL. One test binary (fast to link); modules by subject.
+
+mod harness;
+
+mod access;
+mod auth;
+mod browser;
+mod isolation;
+mod jobs;
+mod storage;
