@@ -5,20 +5,34 @@
 //! paging a plain `id < $cursor` and keeps B-tree inserts append-mostly.
 
 use rand::RngCore;
+use std::sync::Mutex;
 
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// Length of the id body after `prefix_`.
 pub const BODY_LEN: usize = 26;
 
+/// The last id made by this process: ids made within one millisecond increase its random part
+/// by one, so ids of one process are strictly increasing (monotonic ULIDs).
+static LAST: Mutex<(u128, u128)> = Mutex::new((0, 0));
+
+const RANDOM_MASK: u128 = (1 << 80) - 1;
+
 /// A new time-ordered id body (26 Crockford base32 characters).
 pub fn new_body() -> String {
-    let ms = crate::time::now_ms().max(0) as u128;
-    let mut random = [0u8; 10];
-    rand::thread_rng().fill_bytes(&mut random);
-    let mut value: u128 = ms << 80;
-    for (i, b) in random.iter().enumerate() {
-        value |= (*b as u128) << (8 * (9 - i));
-    }
+    let now = crate::time::now_ms().max(0) as u128;
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let fresh = u128::from_le_bytes(bytes) & RANDOM_MASK;
+    let mut value = {
+        let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+        let (ms, random) = if now > last.0 || (last.1 & RANDOM_MASK) == RANDOM_MASK {
+            (now.max(last.0), fresh)
+        } else {
+            (last.0, last.1 + 1)
+        };
+        *last = (ms, random);
+        (ms << 80) | random
+    };
     let mut out = [0u8; BODY_LEN];
     for slot in out.iter_mut().rev() {
         *slot = CROCKFORD[(value & 31) as usize];
@@ -133,6 +147,12 @@ mod tests {
         assert_eq!(TenantId::parse(a.as_str()), Some(a.clone()));
         assert!(a.as_str().starts_with("ten_"));
         assert_eq!(a.as_str().len(), 4 + BODY_LEN);
+    }
+
+    #[test]
+    fn ids_of_one_process_strictly_increase() {
+        let ids: Vec<TenantId> = (0..2000).map(|_| TenantId::new()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

@@ -60,7 +60,12 @@ async fn check(ctx: &WebContext, mut request: Request) -> Result<Request, Respon
         }
     };
     let presented = presented_credentials(request.headers());
-    let is_page = !route.starts_with("/api/");
+    // Browsers navigating to a page are sent to the log-in form; API clients get a 401.
+    let is_page = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
     if requirement == Requirement::Public {
         // Pages like the log-in form still like to know who is there; failures are ignored.
         if let Some(p) = presented.filter(|p| matches!(p, Presented::Session(_))) {

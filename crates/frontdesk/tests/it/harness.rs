@@ -277,18 +277,18 @@ async fn admin_exec(sql: &str) {
 /// `name::postgres`.
 #[macro_export]
 macro_rules! both {
-    ($name:ident, $body:path) => {
+    ($name:ident, $body:ident) => {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 let app = $crate::harness::TestApp::spawn($crate::harness::Backend::Sqlite).await;
-                $body(&app).await;
+                super::$body(&app).await;
                 app.stop().await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 let app = $crate::harness::TestApp::spawn($crate::harness::Backend::Postgres).await;
-                $body(&app).await;
+                super::$body(&app).await;
                 app.stop().await;
             }
         }

@@ -81,7 +81,15 @@ async fn queue_semantics(app: &TestApp) {
 
     let (stop, rx) = watch::channel(false);
     let worker = tokio::spawn(Worker::new(app.db.clone(), registry, fast()).run(rx));
-    until(async || count(app, JobState::Dead).await == 2 && count(app, JobState::Queued).await == 0, "all jobs to settle").await;
+    let settled = async || count(app, JobState::Dead).await == 2 && count(app, JobState::Queued).await == 0;
+    if tokio::time::timeout(Duration::from_secs(8), async { while !settled().await { tokio::time::sleep(Duration::from_millis(20)).await } }).await.is_err() {
+        let mut tx = app.db.system_read().await.expect("tx");
+        let mut all = Vec::new();
+        for s in [JobState::Queued, JobState::Running, JobState::Dead] {
+            all.extend(jobs::list(&mut tx, s, None, 100).await.expect("list"));
+        }
+        panic!("jobs did not settle: {all:#?}\nruns: {:?}", runs.lock().expect("lock"));
+    }
     until(async || runs.lock().expect("lock").iter().any(|(k, _)| k == "99"), "the scheduled job").await;
     let _ = stop.send(true);
     let _ = worker.await;

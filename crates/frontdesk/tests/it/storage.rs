@@ -88,8 +88,6 @@ async fn postgres_rls_hides_everything_without_a_tenant() {
             .await
             .expect("pg_class");
         assert!(flags.get::<bool, _>(0) && flags.get::<bool, _>(1), "{table} has ENABLE and FORCE row level security");
-        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&mut conn).await.expect("count");
-        assert!(total > 0 || table == "jobs", "{table} has rows as the owner");
     }
     sqlx::query("SET ROLE frontdesk_app").execute(&mut conn).await.expect("set role");
     let is_super: bool = sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetch_one(&mut conn).await.expect("role");
