@@ -207,3 +207,28 @@ fn random_walks_with_outliers_never_break() {
         assert_sane(&run(&points));
     }
 }
+
+#[test]
+fn a_value_beyond_everything_seen_scores_1() {
+    let mut series = seasonal(13);
+    series[3000].1 = 200.0; // the range so far is about 66..134
+    let obs = run(&series);
+    assert_sane(&obs);
+    assert_eq!(obs[3000].score, 1.0);
+}
+
+#[test]
+fn a_recurring_burst_stops_alarming() {
+    // Flat noise with the same short burst every 500 points: news at first, routine later.
+    let mut rng = Rng(17);
+    let points: Vec<(i64, f64)> = (0..8000)
+        .map(|i| {
+            let burst = if i % 500 < 3 { 30.0 } else { 0.0 };
+            (T0 + i * STEP, 50.0 + rng.normal() + burst)
+        })
+        .collect();
+    let obs = run(&points);
+    assert_sane(&obs);
+    let late = max_in(&obs, 6000..8000);
+    assert!(late < 0.5, "recurring burst still scores {late}");
+}

@@ -133,3 +133,30 @@ fn probation_rows_are_not_scored() {
     let c = score_file(&f, &PROFILES[0], 0.5);
     assert_eq!((c.tp, c.fn_, c.fp), (1, 0, 0));
 }
+
+#[test]
+fn firing_once_right_after_probation_scores_below_0() {
+    // One detection at the first scored row of every file and nowhere else: a false positive
+    // at full cost in each file (none of these windows starts at the probation boundary).
+    let files = corpus(|_| vec![]);
+    let files: Vec<ScoredFile> = files
+        .into_iter()
+        .map(|mut f| {
+            let first = probation_rows(f.scores.len());
+            f.scores[first] = 1.0;
+            f
+        })
+        .collect();
+    for profile in &PROFILES {
+        let raw: f64 = files.iter().map(|f| score_file(f, profile, 1.0).raw).sum();
+        let windows: usize = files.iter().map(|f| f.windows.len()).sum();
+        let null = -(windows as f64) * profile.fn_;
+        let expected = null - profile.fp * files.len() as f64;
+        assert!((raw - expected).abs() < 1e-12, "{}: {raw}", profile.name);
+    }
+    // NAB's threshold search also considers never firing (its sweep starts above every score),
+    // so with a free threshold such a detector scores exactly 0, never above.
+    for p in score_corpus(&files) {
+        assert!(p.normalized.abs() < 1e-9, "{}: {}", p.profile, p.normalized);
+    }
+}

@@ -2,9 +2,12 @@
 //! seen before?
 //!
 //! Values are quantised into bins of width `2^k` (the smallest power of two giving at most
-//! [`BINS`] bins over the range seen so far, so bins change only when the range doubles). For
-//! each order `1..=ORDERS`, the sequence of the last `order` bins is hashed into a two-generation
-//! Bloom-style bit set; the novelty of a point is the share of orders whose context was never
+//! `bins` bins over the range seen so far, so bins change only when the range doubles, and then
+//! what was learned is dropped). For each order `1..=ORDERS`, the sequence of the last `order`
+//! bins is hashed into a bit set (one bit per context, so memory is fixed; a hash collision can
+//! only make a new context look familiar). Two generations of bit sets are kept: when the
+//! current one holds `GENERATION` contexts it becomes the old one, so the model slowly forgets
+//! and never saturates. The novelty of a point is the share of orders whose context was never
 //! seen. Magnitude does not matter, only whether the pattern of levels is new, which makes this
 //! robust on bursty series where big values are routine.
 
@@ -18,6 +21,7 @@ const WORDS: usize = BITS / 64;
 /// Novel contexts a generation holds before it becomes the old one and a fresh one starts.
 const GENERATION: u32 = (BITS / 6) as u32;
 
+/// State of the context model.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Context {
     lo: f64,
@@ -45,7 +49,8 @@ impl Context {
         }
     }
 
-    /// Feeds one value, returns its novelty in [0, 1] (0 while the model learns).
+    /// Feeds one value, returns its novelty in [0, 1] (0 until `ORDERS` values have been seen
+    /// at the current bin width).
     pub fn observe(&mut self, x: f64, bins: f64) -> f64 {
         self.lo = self.lo.min(x);
         self.hi = self.hi.max(x);
@@ -94,8 +99,45 @@ impl Context {
     }
 }
 
+/// splitmix64's finaliser: a cheap, well-mixed 64-bit hash step.
 fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_patterns_become_familiar_and_new_ones_are_novel() {
+        let mut c = Context::new();
+        let pattern = [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0];
+        let mut last = 1.0;
+        for _ in 0..20 {
+            for &v in &pattern {
+                last = c.observe(v, 8.0);
+            }
+        }
+        assert_eq!(last, 0.0, "a pattern seen twenty times is familiar");
+        // Same levels, new order: the longer contexts are new.
+        let novel = [70.0, 0.0, 60.0, 10.0, 50.0, 20.0]
+            .iter()
+            .map(|&v| c.observe(v, 8.0))
+            .fold(0.0, f64::max);
+        assert!(novel > 0.0);
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let mut c = Context::new();
+        let mut x: u64 = 1;
+        for _ in 0..200_000 {
+            x = mix(x);
+            c.observe((x % 1000) as f64, 8.0);
+        }
+        assert_eq!(c.current.len(), WORDS);
+        assert_eq!(c.old.len(), WORDS);
+    }
 }

@@ -75,3 +75,33 @@ impl Record {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_incident_raises_one_alarm() {
+        let p = DetectorParams::default();
+        let mut g = Gate::default();
+        for _ in 0..1000 {
+            g.pass(0.1, 1.0, &p);
+        }
+        assert_eq!(g.pass(0.8, 1.0, &p), 0.8);
+        // Slightly higher a step later: part of the same incident, silent.
+        assert_eq!(g.pass(0.82, 1.0, &p), 0.0);
+        // Much higher: reported.
+        assert!(g.pass(0.95, 1.0, &p) > 0.9);
+    }
+
+    #[test]
+    fn records_are_measured_against_the_range_so_far() {
+        let mut r = Record::new();
+        assert_eq!(r.observe(5.0, 1e-9), 0.0);
+        assert_eq!(r.observe(5.0, 1e-9), 0.0); // flat range
+        assert_eq!(r.observe(15.0, 1e-9), 0.0); // range still flat before this point
+        assert_eq!(r.observe(10.0, 1e-9), 0.0);
+        assert!((r.observe(20.0, 1e-9) - 0.5).abs() < 1e-12);
+        assert!((r.observe(-10.0, 1e-9) - 1.0).abs() < 1e-12);
+    }
+}

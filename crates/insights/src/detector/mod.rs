@@ -1,6 +1,8 @@
 //! A strictly online streaming anomaly detector, one per metric.
 //!
 //! See [`Detector`] for the method and [`DetectorParams`] for the one fixed parameter set.
+//! Modules: `baseline` (forecast and seasonal profiles), `stream` (residual scale, quantile and
+//! tail), `gate` (alarm gate and range records), `context` (value-pattern novelty).
 
 mod baseline;
 mod context;
@@ -60,9 +62,10 @@ pub struct DetectorParams {
     /// After an alarm, later residual scores must beat it for this many steps to be reported.
     /// 300: about one NAB window width; one incident raises one alarm.
     pub suppression_steps: f64,
-    /// How much a residual score must beat a recent alarm by, in surprise units (natural log
-    /// of tail probability): 0.3, i.e. about 35 % less likely than the alarm. Without it, an
-    /// incident that keeps growing for a few points raises an alarm at every point.
+    /// How much a residual score must beat a recent alarm by, in surprise units (raw score
+    /// `1 - e^-surprise`): 0.3, which under the tail model means about half as likely as the
+    /// alarm. Without it, an incident that keeps growing for a few points raises an alarm at
+    /// every point.
     pub hold_margin: f64,
     /// Per-step decay of the reference (the usual worst raw score of the metric). 0.9995:
     /// a half-life of about 1,400 steps (5 days at 5-minute sampling).
@@ -130,18 +133,27 @@ pub struct Observation {
 
 /// A strictly online anomaly detector for one metric.
 ///
-/// Method: a baseline forecasts each point from the metric's own past (local level, damped
-/// trend, and a daily or weekly profile when that predicts clearly better); residuals are
-/// normalised by their running mean absolute size. A point residual (against the fast forecast)
-/// catches spikes and dips; a smoothed residual against the slow seasonal expectation catches
-/// level shifts and missing patterns. Each is compared with its own running 99th percentile, so
-/// the surprise means "how far beyond this metric's usual worst". The score `1 - e^-surprise`
-/// is reported only if it beats the metric's usual worst score (a slowly decaying maximum that
-/// one anomaly barely raises) and, for a while after an alarm, that alarm: one incident, one
-/// alarm.
+/// Method, three evidence channels combined by taking the strongest:
 ///
-/// Memory: a fixed-size state, independent of series length: 48 + 168 seasonal bins of 6 bytes
-/// plus about 40 scalars, roughly 1.6 KB in memory (under 8 KB as JSON).
+/// 1. Residuals. A baseline forecasts each point from the metric's own past (local level,
+///    damped trend, and a daily or weekly profile when that predicts clearly better); residuals
+///    are normalised by their running mean absolute size. A point residual (against the fast
+///    forecast) catches spikes and dips; a smoothed residual against the slow seasonal
+///    expectation catches level shifts and missing patterns. Each is compared with its own
+///    running 99th percentile, and the excess beyond it is measured in units of the stream's own
+///    tail (peaks over threshold), so "ten times the usual worst" means less on a heavy-tailed
+///    metric than on a calm one. The raw score `1 - e^-surprise` is reported only if it beats
+///    the metric's usual worst score (a slowly decaying maximum that one anomaly barely raises)
+///    and, for a while after an alarm, that alarm by a margin: one incident, one alarm.
+/// 2. Context. Values are quantised to a few levels and every recent sequence of levels (1 to
+///    6 points) is remembered in a fixed-size bit set. When none of the point's contexts is new,
+///    the residual score is damped ([`DetectorParams::familiar_factor`]): a big residual that
+///    repeats a known pattern (a nightly batch, a routine burst) is a recurrence, not news.
+/// 3. Records. A value beyond the whole range seen so far (by more than 5 % of it) scores 1.
+///
+/// Memory: a fixed-size state, independent of series length: 48 + 168 seasonal bins of 6 bytes,
+/// two context bit sets of 512 bytes and about 50 scalars, roughly 2.7 KB in memory (under
+/// 8 KB as JSON).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Detector {
     params: DetectorParams,
@@ -250,9 +262,6 @@ impl Detector {
             gated * p.familiar_factor
         };
         let record = self.range.observe(x, floor) > p.record_tolerance;
-        if warm && !record && residual_score >= 0.3566 && std::env::var("NAB_DUMP").is_ok() {
-            eprintln!("DUMP {} {} raw={:.3} sp={:.2} ss={:.2} nov={} step={}", self.seen - 1, timestamp_secs, raw, s_point, s_sustained, novel, self.step);
-        }
         let score = if !warm {
             0.0
         } else if record {

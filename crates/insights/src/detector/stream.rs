@@ -54,8 +54,9 @@ impl Stream {
     /// Surprise of `z`: 0 up to the usual worst (the tracked quantile); beyond it, the
     /// log-exceedance `y = ln(z / q)` in units of this stream's own mean log-exceedance
     /// (peaks over threshold: `y` is modelled as exponential, so `y / tail` is minus the log of
-    /// its conditional tail probability), times [`TAIL_UNIT`]. A heavy-tailed metric, where
-    /// ten times the 99th percentile is routine, is thus not more alarming than a calm one.
+    /// its conditional tail probability `P`), times [`TAIL_UNIT`], so the raw score
+    /// `1 - e^-surprise` is `1 - sqrt(P)`. A heavy-tailed metric, where ten times the 99th
+    /// percentile is routine, is thus not more alarming than a calm one.
     pub fn surprise(&mut self, z: f64, p: &DetectorParams, active: bool) -> f64 {
         if !active {
             return 0.0;
