@@ -278,16 +278,19 @@ async fn admin_exec(sql: &str) {
 #[macro_export]
 macro_rules! both {
     ($name:ident, $body:ident) => {
+        $crate::both!($name, $body, |_config| {});
+    };
+    ($name:ident, $body:ident, $tweak:expr) => {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let app = $crate::harness::TestApp::spawn($crate::harness::Backend::Sqlite).await;
+                let app = $crate::harness::TestApp::spawn_with($crate::harness::Backend::Sqlite, $tweak).await;
                 super::$body(&app).await;
                 app.stop().await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let app = $crate::harness::TestApp::spawn($crate::harness::Backend::Postgres).await;
+                let app = $crate::harness::TestApp::spawn_with($crate::harness::Backend::Postgres, $tweak).await;
                 super::$body(&app).await;
                 app.stop().await;
             }

@@ -115,7 +115,8 @@ async fn queue_semantics(app: &TestApp) {
     tx.commit().await.expect("commit");
     assert_eq!(count(app, JobState::Queued).await, 1);
 }
-both!(queue, queue_semantics);
+// The app's own workers are off: these tests run workers with their own job kinds.
+both!(queue, queue_semantics, |c: &mut frontdesk::config::Config| c.workers = false);
 
 async fn lease_expiry(app: &TestApp) {
     // A worker claims a job and dies (its lease is never renewed); another worker runs it later.
@@ -150,4 +151,4 @@ async fn lease_expiry(app: &TestApp) {
     assert_eq!(*done.lock().expect("lock"), 2, "the second run is attempt 2");
     assert_eq!(count(app, JobState::Running).await + count(app, JobState::Queued).await, 0);
 }
-both!(lease, lease_expiry);
+both!(lease, lease_expiry, |c: &mut frontdesk::config::Config| c.workers = false);
