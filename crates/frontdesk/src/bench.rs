@@ -52,17 +52,29 @@ fn temp_dir(prefix: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("{prefix}{}", frontdesk_kernel::id::new_body().to_lowercase()))
 }
 
-async fn reads(postgres: Option<&str>, credential: &str, requests: usize, concurrency: usize) -> Result<Figures, AppError> {
+async fn reads(
+    postgres: Option<&str>,
+    credential: &str,
+    requests: usize,
+    concurrency: usize,
+) -> Result<Figures, AppError> {
     let dir = temp_dir("frontdesk-bench-");
     let mut config = Config { data_dir: dir.clone(), workers: true, ..Config::default() };
-    for limit in [&mut config.rate_limit_per_ip, &mut config.rate_limit_per_user, &mut config.rate_limit_per_api_key, &mut config.rate_limit_per_tenant] {
+    for limit in [
+        &mut config.rate_limit_per_ip,
+        &mut config.rate_limit_per_user,
+        &mut config.rate_limit_per_api_key,
+        &mut config.rate_limit_per_tenant,
+    ] {
         *limit = u32::MAX / 2;
     }
     let pg_name = match postgres {
         Some(admin) => {
             let name = format!("fd_bench_{}", frontdesk_kernel::id::new_body().to_lowercase());
             pg_exec(admin, &format!("CREATE DATABASE {name}")).await?;
-            let (prefix, _) = admin.rsplit_once('/').ok_or_else(|| Error::bad_request("postgres_url", "the URL must end with /<database>"))?;
+            let (prefix, _) = admin
+                .rsplit_once('/')
+                .ok_or_else(|| Error::bad_request("postgres_url", "the URL must end with /<database>"))?;
             config.database_url = Some(format!("{prefix}/{name}"));
             Some((admin.to_owned(), name))
         }
@@ -94,7 +106,8 @@ async fn reads(postgres: Option<&str>, credential: &str, requests: usize, concur
         locale: None,
         industry: None,
     };
-    let (tenant, _) = identity.create_tenant_with_owner(req, "owner@bench.test", "Owner", Some("bench password 123")).await?;
+    let (tenant, _) =
+        identity.create_tenant_with_owner(req, "owner@bench.test", "Owner", Some("bench password 123")).await?;
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().map_err(Error::internal)?;
     let base = format!("http://{}", config.listen);
     let bearer = if credential == "API key" {
@@ -103,7 +116,11 @@ async fn reads(postgres: Option<&str>, credential: &str, requests: usize, concur
                 &tenant.id,
                 frontdesk_web::PermissionSet::all(),
                 None,
-                frontdesk_identity::model::CreateApiKeyRequest { name: "bench".into(), permissions: None, expires_in_days: None },
+                frontdesk_identity::model::CreateApiKeyRequest {
+                    name: "bench".into(),
+                    permissions: None,
+                    expires_in_days: None,
+                },
                 &frontdesk_store::audit::Actor::system("bench"),
             )
             .await?;
@@ -123,8 +140,10 @@ async fn reads(postgres: Option<&str>, credential: &str, requests: usize, concur
     run_load(&client, &url, &bearer, (requests / 10).max(100), concurrency).await?;
     let (elapsed, mut latencies) = run_load(&client, &url, &bearer, requests, concurrency).await?;
     latencies.sort_unstable();
-    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64() * 1000.0;
-    let figures = Figures { requests_per_sec: requests as f64 / elapsed.as_secs_f64(), p50_ms: pct(0.50), p99_ms: pct(0.99) };
+    let pct =
+        |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64() * 1000.0;
+    let figures =
+        Figures { requests_per_sec: requests as f64 / elapsed.as_secs_f64(), p50_ms: pct(0.50), p99_ms: pct(0.99) };
 
     let _ = stop.send(true);
     let _ = server.await;
@@ -135,7 +154,13 @@ async fn reads(postgres: Option<&str>, credential: &str, requests: usize, concur
     Ok(figures)
 }
 
-async fn run_load(client: &reqwest::Client, url: &str, bearer: &str, requests: usize, concurrency: usize) -> Result<(Duration, Vec<Duration>), AppError> {
+async fn run_load(
+    client: &reqwest::Client,
+    url: &str,
+    bearer: &str,
+    requests: usize,
+    concurrency: usize,
+) -> Result<(Duration, Vec<Duration>), AppError> {
     let started = Instant::now();
     let per_task = requests.div_ceil(concurrency);
     let mut tasks = Vec::new();

@@ -37,10 +37,11 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         Command::Jobs(c) => jobs_command(&config, c).await,
         Command::Insights(InsightsCommand::Nab { data, windows, results }) => {
             let params = frontdesk_insights::DetectorParams::default();
-            let report = tokio::task::spawn_blocking(move || frontdesk_insights::run_corpus(&data, &windows, &results, &params))
-                .await
-                .map_err(frontdesk_kernel::Error::internal)?
-                .map_err(|e| frontdesk_kernel::Error::bad_request("nab", e.to_string()))?;
+            let report =
+                tokio::task::spawn_blocking(move || frontdesk_insights::run_corpus(&data, &windows, &results, &params))
+                    .await
+                    .map_err(frontdesk_kernel::Error::internal)?
+                    .map_err(|e| frontdesk_kernel::Error::bad_request("nab", e.to_string()))?;
             println!("{report}");
             Ok(())
         }
@@ -68,10 +69,9 @@ async fn services(config: &Config) -> Result<Identity, AppError> {
 }
 
 async fn tenant_by_slug(identity: &Identity, slug: &str) -> Result<frontdesk_identity::model::Tenant, AppError> {
-    identity
-        .tenant_by_slug(slug)
-        .await?
-        .ok_or_else(|| frontdesk_kernel::Error::field("tenant", "unknown_tenant", format!("No tenant with slug {slug}.")).into())
+    identity.tenant_by_slug(slug).await?.ok_or_else(|| {
+        frontdesk_kernel::Error::field("tenant", "unknown_tenant", format!("No tenant with slug {slug}.")).into()
+    })
 }
 
 /// A password from FRONTDESK_PASSWORD, or a generated one (printed by the caller).
@@ -88,8 +88,15 @@ async fn tenant(config: &Config, c: TenantCommand) -> Result<(), AppError> {
         TenantCommand::Create { name, slug, owner_email, owner_name, time_zone, locale, industry } => {
             let existing = identity.find_user(&owner_email).await?;
             let (password, generated) = password_from_env();
-            let req = NewTenantRequest { tenant_name: name, slug, time_zone: Some(time_zone), locale: Some(locale), industry: Some(industry) };
-            let (tenant, user) = identity.create_tenant_with_owner(req, &owner_email, &owner_name, Some(&password)).await?;
+            let req = NewTenantRequest {
+                tenant_name: name,
+                slug,
+                time_zone: Some(time_zone),
+                locale: Some(locale),
+                industry: Some(industry),
+            };
+            let (tenant, user) =
+                identity.create_tenant_with_owner(req, &owner_email, &owner_name, Some(&password)).await?;
             println!("created tenant {} ({}) with owner {}", tenant.slug, tenant.id, user.email);
             if existing.is_none() && generated {
                 println!("owner password (shown once): {password}");
@@ -100,7 +107,7 @@ async fn tenant(config: &Config, c: TenantCommand) -> Result<(), AppError> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&tenants).map_err(frontdesk_kernel::Error::from)?);
             } else {
-                println!("{:<24} {:<32} {:<10} {:>7}  {}", "SLUG", "NAME", "STATUS", "MEMBERS", "ID");
+                println!("{:<24} {:<32} {:<10} {:>7}  ID", "SLUG", "NAME", "STATUS", "MEMBERS");
                 for t in tenants {
                     println!(
                         "{:<24} {:<32} {:<10} {:>7}  {}",
@@ -157,9 +164,18 @@ async fn apikey(config: &Config, c: ApiKeyCommand) -> Result<(), AppError> {
     match c {
         ApiKeyCommand::Create { tenant, name, permissions, expires_in_days } => {
             let t = tenant_by_slug(&identity, &tenant).await?;
-            let req = CreateApiKeyRequest { name, permissions: (!permissions.is_empty()).then_some(permissions), expires_in_days };
+            let req = CreateApiKeyRequest {
+                name,
+                permissions: (!permissions.is_empty()).then_some(permissions),
+                expires_in_days,
+            };
             let created = identity.create_api_key_for(&t.id, PermissionSet::all(), None, req, &Actor::cli()).await?;
-            println!("created API key {} ({}) with {}", created.key.name, created.key.id, created.key.permissions.join(","));
+            println!(
+                "created API key {} ({}) with {}",
+                created.key.name,
+                created.key.id,
+                created.key.permissions.join(",")
+            );
             println!("secret (shown once): {}", created.secret);
         }
         ApiKeyCommand::List { tenant } => {
@@ -204,7 +220,11 @@ async fn jobs_command(config: &Config, c: JobsCommand) -> Result<(), AppError> {
                 "queued" => JobState::Queued,
                 "running" => JobState::Running,
                 "dead" => JobState::Dead,
-                _ => return Err(frontdesk_kernel::Error::field("state", "invalid", "Use queued, running or dead.").into()),
+                _ => {
+                    return Err(
+                        frontdesk_kernel::Error::field("state", "invalid", "Use queued, running or dead.").into()
+                    )
+                }
             };
             let mut tx = db.system_read().await?;
             for j in jobs::list(&mut tx, state, None, 1000).await? {

@@ -101,7 +101,8 @@ impl Config {
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut config = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
                 toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })?
             }
             None => Config::default(),
@@ -240,7 +241,8 @@ impl Config {
         match std::fs::read_to_string(&path) {
             Ok(k) => Ok(k.trim().as_bytes().to_vec()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(&self.data_dir).map_err(|source| ConfigError::SecretFile { path: path.clone(), source })?;
+                std::fs::create_dir_all(&self.data_dir)
+                    .map_err(|source| ConfigError::SecretFile { path: path.clone(), source })?;
                 let key = frontdesk_kernel::crypto::random_token(48);
                 write_private(&path, &key).map_err(|source| ConfigError::SecretFile { path: path.clone(), source })?;
                 Ok(key.into_bytes())

@@ -82,11 +82,16 @@ impl Identity {
     }
 
     async fn authenticate_jwt(&self, token: &str) -> Result<Principal, Error> {
-        let claims = tokens::decode(token, &self.jwt_key, now_ms() / 1000)
-            .ok_or_else(|| Error::unauthenticated("invalid_token", "The access token is invalid or expired; refresh it."))?;
+        let claims = tokens::decode(token, &self.jwt_key, now_ms() / 1000).ok_or_else(|| {
+            Error::unauthenticated("invalid_token", "The access token is invalid or expired; refresh it.")
+        })?;
         let user_id = UserId::parse(&claims.sub).ok_or_else(|| invalid("Malformed access token."))?;
         let family = FamilyId::parse(&claims.fam).ok_or_else(|| invalid("Malformed access token."))?;
-        let tenant = claims.tid.as_deref().map(|t| TenantId::parse(t).ok_or_else(|| invalid("Malformed access token."))).transpose()?;
+        let tenant = claims
+            .tid
+            .as_deref()
+            .map(|t| TenantId::parse(t).ok_or_else(|| invalid("Malformed access token.")))
+            .transpose()?;
         let mut tx = self.db.system_read().await?;
         if !store::family_is_live(&mut tx, family.as_str(), &user_id).await? {
             return Err(Error::unauthenticated("token_revoked", "This sign-in was ended; sign in again."));

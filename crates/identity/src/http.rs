@@ -62,7 +62,11 @@ pub struct SignupResponse {
 #[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignupRequest,
     responses((status = 201, body = SignupResponse), (status = 422, body = Problem), (status = 429, body = Problem)),
     security(()))]
-async fn signup(State(id): State<Identity>, client: ClientIp, ApiJson(req): ApiJson<SignupRequest>) -> Result<(StatusCode, Json<SignupResponse>)> {
+async fn signup(
+    State(id): State<Identity>,
+    client: ClientIp,
+    ApiJson(req): ApiJson<SignupRequest>,
+) -> Result<(StatusCode, Json<SignupResponse>)> {
     let (tenant, tokens) = id.signup(req, ip(&client)).await?;
     Ok((StatusCode::CREATED, Json(SignupResponse { tenant, tokens })))
 }
@@ -76,7 +80,11 @@ async fn signup(State(id): State<Identity>, client: ClientIp, ApiJson(req): ApiJ
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body = TokenRequest,
     responses((status = 200, body = TokenPair), (status = 401, body = Problem), (status = 429, body = Problem)),
     security(()))]
-async fn token(State(id): State<Identity>, client: ClientIp, ApiJson(req): ApiJson<TokenRequest>) -> Result<Json<TokenPair>> {
+async fn token(
+    State(id): State<Identity>,
+    client: ClientIp,
+    ApiJson(req): ApiJson<TokenRequest>,
+) -> Result<Json<TokenPair>> {
     Ok(Json(id.token_login(req, ip(&client)).await?))
 }
 
@@ -116,7 +124,11 @@ async fn revoke_all(State(id): State<Identity>, p: Principal, AuditActor(actor):
 /// Tokens for another tenant you are a member of.
 #[utoipa::path(post, path = "/api/v1/auth/switch-tenant", tag = "auth", request_body = SwitchTenantRequest,
     responses((status = 200, body = TokenPair), (status = 422, body = Problem)), security(("bearer" = [])))]
-async fn switch_tenant(State(id): State<Identity>, p: Principal, ApiJson(req): ApiJson<SwitchTenantRequest>) -> Result<Json<TokenPair>> {
+async fn switch_tenant(
+    State(id): State<Identity>,
+    p: Principal,
+    ApiJson(req): ApiJson<SwitchTenantRequest>,
+) -> Result<Json<TokenPair>> {
     Ok(Json(id.switch_tenant_tokens(&p, &req.tenant_id).await?))
 }
 
@@ -127,7 +139,11 @@ async fn switch_tenant(State(id): State<Identity>, p: Principal, ApiJson(req): A
 #[utoipa::path(post, path = "/api/v1/invitations/accept", tag = "members", request_body = AcceptInvitationRequest,
     responses((status = 200, body = Tenant), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(()))]
-async fn accept_invitation(State(id): State<Identity>, client: ClientIp, ApiJson(req): ApiJson<AcceptInvitationRequest>) -> Result<Json<Tenant>> {
+async fn accept_invitation(
+    State(id): State<Identity>,
+    client: ClientIp,
+    ApiJson(req): ApiJson<AcceptInvitationRequest>,
+) -> Result<Json<Tenant>> {
     Ok(Json(id.accept_invitation(req, ip(&client)).await?.0))
 }
 
@@ -140,7 +156,12 @@ async fn get_me(State(id): State<Identity>, p: Principal) -> Result<Json<Me>> {
 /// Change your name or language
 #[utoipa::path(patch, path = "/api/v1/me", tag = "account", request_body = UpdateMeRequest,
     responses((status = 200, body = Me), (status = 422, body = Problem)), security(("bearer" = [])))]
-async fn update_me(State(id): State<Identity>, p: Principal, AuditActor(a): AuditActor, ApiJson(req): ApiJson<UpdateMeRequest>) -> Result<Json<Me>> {
+async fn update_me(
+    State(id): State<Identity>,
+    p: Principal,
+    AuditActor(a): AuditActor,
+    ApiJson(req): ApiJson<UpdateMeRequest>,
+) -> Result<Json<Me>> {
     Ok(Json(id.update_me(&p, req, &a).await?))
 }
 
@@ -149,7 +170,12 @@ async fn update_me(State(id): State<Identity>, p: Principal, AuditActor(a): Audi
 /// Ends every other session and token of your account.
 #[utoipa::path(post, path = "/api/v1/me/password", tag = "account", request_body = ChangePasswordRequest,
     responses((status = 204), (status = 422, body = Problem)), security(("bearer" = [])))]
-async fn change_password(State(id): State<Identity>, p: Principal, AuditActor(a): AuditActor, ApiJson(req): ApiJson<ChangePasswordRequest>) -> Result<StatusCode> {
+async fn change_password(
+    State(id): State<Identity>,
+    p: Principal,
+    AuditActor(a): AuditActor,
+    ApiJson(req): ApiJson<ChangePasswordRequest>,
+) -> Result<StatusCode> {
     id.change_password(&p, req, &a).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -168,14 +194,24 @@ async fn two_factor_setup(State(id): State<Identity>, p: Principal) -> Result<Js
 /// Turns two-factor on and returns ten single-use recovery codes (shown once).
 #[utoipa::path(post, path = "/api/v1/me/two-factor/confirm", tag = "account", request_body = TotpCodeRequest,
     responses((status = 200, body = RecoveryCodes), (status = 422, body = Problem)), security(("bearer" = [])))]
-async fn two_factor_confirm(State(id): State<Identity>, p: Principal, AuditActor(a): AuditActor, ApiJson(req): ApiJson<TotpCodeRequest>) -> Result<Json<RecoveryCodes>> {
+async fn two_factor_confirm(
+    State(id): State<Identity>,
+    p: Principal,
+    AuditActor(a): AuditActor,
+    ApiJson(req): ApiJson<TotpCodeRequest>,
+) -> Result<Json<RecoveryCodes>> {
     Ok(Json(id.totp_confirm(&p, &req.code, &a).await?))
 }
 
 /// Turn two-factor off
 #[utoipa::path(post, path = "/api/v1/me/two-factor/disable", tag = "account", request_body = DisableTotpRequest,
     responses((status = 204), (status = 422, body = Problem)), security(("bearer" = [])))]
-async fn two_factor_disable(State(id): State<Identity>, p: Principal, AuditActor(a): AuditActor, ApiJson(req): ApiJson<DisableTotpRequest>) -> Result<StatusCode> {
+async fn two_factor_disable(
+    State(id): State<Identity>,
+    p: Principal,
+    AuditActor(a): AuditActor,
+    ApiJson(req): ApiJson<DisableTotpRequest>,
+) -> Result<StatusCode> {
     id.totp_disable(&p, req, &a).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -185,7 +221,12 @@ async fn two_factor_disable(State(id): State<Identity>, p: Principal, AuditActor
 /// Creates another tenant with you as its owner.
 #[utoipa::path(post, path = "/api/v1/tenants", tag = "tenant", request_body = NewTenantRequest,
     responses((status = 201, body = Tenant), (status = 422, body = Problem)), security(("bearer" = [])))]
-async fn create_tenant(State(id): State<Identity>, p: Principal, AuditActor(a): AuditActor, ApiJson(req): ApiJson<NewTenantRequest>) -> Result<(StatusCode, Json<Tenant>)> {
+async fn create_tenant(
+    State(id): State<Identity>,
+    p: Principal,
+    AuditActor(a): AuditActor,
+    ApiJson(req): ApiJson<NewTenantRequest>,
+) -> Result<(StatusCode, Json<Tenant>)> {
     Ok((StatusCode::CREATED, Json(id.create_tenant(&p, req, &a).await?)))
 }
 
@@ -198,7 +239,12 @@ async fn get_tenant(State(id): State<Identity>, p: Principal) -> Result<Json<Ten
 /// Change the tenant's settings
 #[utoipa::path(patch, path = "/api/v1/tenant", tag = "tenant", request_body = UpdateTenantRequest,
     responses((status = 200, body = Tenant), (status = 422, body = Problem)), security(("bearer" = ["tenant:manage"])))]
-async fn update_tenant(State(id): State<Identity>, p: Principal, AuditActor(a): AuditActor, ApiJson(req): ApiJson<UpdateTenantRequest>) -> Result<Json<Tenant>> {
+async fn update_tenant(
+    State(id): State<Identity>,
+    p: Principal,
+    AuditActor(a): AuditActor,
+    ApiJson(req): ApiJson<UpdateTenantRequest>,
+) -> Result<Json<Tenant>> {
     Ok(Json(id.update_tenant(&p, req, &a).await?))
 }
 
@@ -211,21 +257,36 @@ async fn list_workspaces(State(id): State<Identity>, p: Principal) -> Result<Jso
 /// Create a workspace
 #[utoipa::path(post, path = "/api/v1/workspaces", tag = "tenant", request_body = WorkspaceRequest,
     responses((status = 201, body = Workspace), (status = 422, body = Problem)), security(("bearer" = ["tenant:manage"])))]
-async fn create_workspace(State(id): State<Identity>, p: Principal, AuditActor(a): AuditActor, ApiJson(req): ApiJson<WorkspaceRequest>) -> Result<(StatusCode, Json<Workspace>)> {
+async fn create_workspace(
+    State(id): State<Identity>,
+    p: Principal,
+    AuditActor(a): AuditActor,
+    ApiJson(req): ApiJson<WorkspaceRequest>,
+) -> Result<(StatusCode, Json<Workspace>)> {
     Ok((StatusCode::CREATED, Json(id.create_workspace(&p, req, &a).await?)))
 }
 
 /// Get a workspace
 #[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}", tag = "tenant", params(("workspace_id" = WorkspaceId, Path,)),
     responses((status = 200, body = Workspace), (status = 404, body = Problem)), security(("bearer" = ["tenant:read"])))]
-async fn get_workspace(State(id): State<Identity>, p: Principal, ApiPath(wid): ApiPath<WorkspaceId>) -> Result<Json<Workspace>> {
+async fn get_workspace(
+    State(id): State<Identity>,
+    p: Principal,
+    ApiPath(wid): ApiPath<WorkspaceId>,
+) -> Result<Json<Workspace>> {
     Ok(Json(id.workspace(&p, &wid).await?))
 }
 
 /// Rename a workspace
 #[utoipa::path(patch, path = "/api/v1/workspaces/{workspace_id}", tag = "tenant", params(("workspace_id" = WorkspaceId, Path,)), request_body = WorkspaceRequest,
     responses((status = 200, body = Workspace), (status = 404, body = Problem)), security(("bearer" = ["tenant:manage"])))]
-async fn rename_workspace(State(id): State<Identity>, p: Principal, AuditActor(a): AuditActor, ApiPath(wid): ApiPath<WorkspaceId>, ApiJson(req): ApiJson<WorkspaceRequest>) -> Result<Json<Workspace>> {
+async fn rename_workspace(
+    State(id): State<Identity>,
+    p: Principal,
+    AuditActor(a): AuditActor,
+    ApiPath(wid): ApiPath<WorkspaceId>,
+    ApiJson(req): ApiJson<WorkspaceRequest>,
+) -> Result<Json<Workspace>> {
     Ok(Json(id.rename_workspace(&p, &wid, req, &a).await?))
 }
 
@@ -234,7 +295,12 @@ async fn rename_workspace(State(id): State<Identity>, p: Principal, AuditActor(a
 /// A tenant keeps at least one workspace.
 #[utoipa::path(delete, path = "/api/v1/workspaces/{workspace_id}", tag = "tenant", params(("workspace_id" = WorkspaceId, Path,)),
     responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)), security(("bearer" = ["tenant:manage"])))]
-async fn delete_workspace(State(id): State<Identity>, p: Principal, AuditActor(a): AuditActor, ApiPath(wid): ApiPath<WorkspaceId>) -> Result<StatusCode> {
+async fn delete_workspace(
+    State(id): State<Identity>,
+    p: Principal,
+    AuditActor(a): AuditActor,
+    ApiPath(wid): ApiPath<WorkspaceId>,
+) -> Result<StatusCode> {
     id.delete_workspace(&p, &wid, &a).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -242,7 +308,11 @@ async fn delete_workspace(State(id): State<Identity>, p: Principal, AuditActor(a
 /// List members
 #[utoipa::path(get, path = "/api/v1/members", tag = "members", params(PageRequest),
     responses((status = 200, body = Page<Member>)), security(("bearer" = ["members:read"])))]
-async fn list_members(State(id): State<Identity>, p: Principal, ApiQuery(page): ApiQuery<PageRequest>) -> Result<Json<Page<Member>>> {
+async fn list_members(
+    State(id): State<Identity>,
+    p: Principal,
+    ApiQuery(page): ApiQuery<PageRequest>,
+) -> Result<Json<Page<Member>>> {
     let limit = page.limit()?;
     let rows = id.members(&p, page.after()?.as_deref(), limit + 1).await?;
     Ok(Json(Page::from_rows(rows, limit, |m| m.id.as_str())))
@@ -261,7 +331,13 @@ async fn get_member(State(id): State<Identity>, p: Principal, ApiPath(mid): ApiP
 #[utoipa::path(patch, path = "/api/v1/members/{member_id}", tag = "members", params(("member_id" = MemberId, Path,)), request_body = ChangeRoleRequest,
     responses((status = 200, body = Member), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = ["members:manage"])))]
-async fn change_role(State(id): State<Identity>, p: Principal, AuditActor(a): AuditActor, ApiPath(mid): ApiPath<MemberId>, ApiJson(req): ApiJson<ChangeRoleRequest>) -> Result<Json<Member>> {
+async fn change_role(
+    State(id): State<Identity>,
+    p: Principal,
+    AuditActor(a): AuditActor,
+    ApiPath(mid): ApiPath<MemberId>,
+    ApiJson(req): ApiJson<ChangeRoleRequest>,
+) -> Result<Json<Member>> {
     Ok(Json(id.change_role(&p, &mid, req.role, &a).await?))
 }
 
@@ -269,7 +345,12 @@ async fn change_role(State(id): State<Identity>, p: Principal, AuditActor(a): Au
 #[utoipa::path(delete, path = "/api/v1/members/{member_id}", tag = "members", params(("member_id" = MemberId, Path,)),
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = ["members:manage"])))]
-async fn remove_member(State(id): State<Identity>, p: Principal, AuditActor(a): AuditActor, ApiPath(mid): ApiPath<MemberId>) -> Result<StatusCode> {
+async fn remove_member(
+    State(id): State<Identity>,
+    p: Principal,
+    AuditActor(a): AuditActor,
+    ApiPath(mid): ApiPath<MemberId>,
+) -> Result<StatusCode> {
     id.remove_member(&p, &mid, &a).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -277,7 +358,11 @@ async fn remove_member(State(id): State<Identity>, p: Principal, AuditActor(a): 
 /// List invitations
 #[utoipa::path(get, path = "/api/v1/invitations", tag = "members", params(PageRequest),
     responses((status = 200, body = Page<Invitation>)), security(("bearer" = ["members:read"])))]
-async fn list_invitations(State(id): State<Identity>, p: Principal, ApiQuery(page): ApiQuery<PageRequest>) -> Result<Json<Page<Invitation>>> {
+async fn list_invitations(
+    State(id): State<Identity>,
+    p: Principal,
+    ApiQuery(page): ApiQuery<PageRequest>,
+) -> Result<Json<Page<Invitation>>> {
     let limit = page.limit()?;
     let rows = id.invitations(&p, page.after()?.as_deref(), limit + 1).await?;
     Ok(Json(Page::from_rows(rows, limit, |i| i.id.as_str())))
@@ -288,21 +373,35 @@ async fn list_invitations(State(id): State<Identity>, p: Principal, ApiQuery(pag
 /// Sends an invitation link by e-mail (through the outbox).
 #[utoipa::path(post, path = "/api/v1/invitations", tag = "members", request_body = InviteRequest,
     responses((status = 201, body = Invitation), (status = 422, body = Problem)), security(("bearer" = ["members:manage"])))]
-async fn invite(State(id): State<Identity>, p: Principal, AuditActor(a): AuditActor, ApiJson(req): ApiJson<InviteRequest>) -> Result<(StatusCode, Json<Invitation>)> {
+async fn invite(
+    State(id): State<Identity>,
+    p: Principal,
+    AuditActor(a): AuditActor,
+    ApiJson(req): ApiJson<InviteRequest>,
+) -> Result<(StatusCode, Json<Invitation>)> {
     Ok((StatusCode::CREATED, Json(id.invite(&p, req, &a).await?)))
 }
 
 /// Get an invitation
 #[utoipa::path(get, path = "/api/v1/invitations/{invitation_id}", tag = "members", params(("invitation_id" = InvitationId, Path,)),
     responses((status = 200, body = Invitation), (status = 404, body = Problem)), security(("bearer" = ["members:read"])))]
-async fn get_invitation(State(id): State<Identity>, p: Principal, ApiPath(iid): ApiPath<InvitationId>) -> Result<Json<Invitation>> {
+async fn get_invitation(
+    State(id): State<Identity>,
+    p: Principal,
+    ApiPath(iid): ApiPath<InvitationId>,
+) -> Result<Json<Invitation>> {
     Ok(Json(id.invitation(&p, &iid).await?))
 }
 
 /// Revoke an invitation
 #[utoipa::path(delete, path = "/api/v1/invitations/{invitation_id}", tag = "members", params(("invitation_id" = InvitationId, Path,)),
     responses((status = 204), (status = 404, body = Problem)), security(("bearer" = ["members:manage"])))]
-async fn revoke_invitation(State(id): State<Identity>, p: Principal, AuditActor(a): AuditActor, ApiPath(iid): ApiPath<InvitationId>) -> Result<StatusCode> {
+async fn revoke_invitation(
+    State(id): State<Identity>,
+    p: Principal,
+    AuditActor(a): AuditActor,
+    ApiPath(iid): ApiPath<InvitationId>,
+) -> Result<StatusCode> {
     id.revoke_invitation(&p, &iid, &a).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -312,7 +411,11 @@ async fn revoke_invitation(State(id): State<Identity>, p: Principal, AuditActor(
 /// Keys with their prefix and last use; never their secret.
 #[utoipa::path(get, path = "/api/v1/api-keys", tag = "api keys", params(PageRequest),
     responses((status = 200, body = Page<ApiKey>)), security(("bearer" = ["api_keys:read"])))]
-async fn list_api_keys(State(id): State<Identity>, p: Principal, ApiQuery(page): ApiQuery<PageRequest>) -> Result<Json<Page<ApiKey>>> {
+async fn list_api_keys(
+    State(id): State<Identity>,
+    p: Principal,
+    ApiQuery(page): ApiQuery<PageRequest>,
+) -> Result<Json<Page<ApiKey>>> {
     let limit = page.limit()?;
     let rows = id.api_keys(&p, page.after()?.as_deref(), limit + 1).await?;
     Ok(Json(Page::from_rows(rows, limit, |k| k.id.as_str())))
@@ -324,14 +427,23 @@ async fn list_api_keys(State(id): State<Identity>, p: Principal, ApiQuery(page):
 /// the permissions of its creator.
 #[utoipa::path(post, path = "/api/v1/api-keys", tag = "api keys", request_body = CreateApiKeyRequest,
     responses((status = 201, body = ApiKeyCreated), (status = 422, body = Problem)), security(("bearer" = ["api_keys:manage"])))]
-async fn create_api_key(State(id): State<Identity>, p: Principal, AuditActor(a): AuditActor, ApiJson(req): ApiJson<CreateApiKeyRequest>) -> Result<(StatusCode, Json<ApiKeyCreated>)> {
+async fn create_api_key(
+    State(id): State<Identity>,
+    p: Principal,
+    AuditActor(a): AuditActor,
+    ApiJson(req): ApiJson<CreateApiKeyRequest>,
+) -> Result<(StatusCode, Json<ApiKeyCreated>)> {
     Ok((StatusCode::CREATED, Json(id.create_api_key(&p, req, &a).await?)))
 }
 
 /// Get an API key
 #[utoipa::path(get, path = "/api/v1/api-keys/{key_id}", tag = "api keys", params(("key_id" = ApiKeyId, Path,)),
     responses((status = 200, body = ApiKey), (status = 404, body = Problem)), security(("bearer" = ["api_keys:read"])))]
-async fn get_api_key(State(id): State<Identity>, p: Principal, ApiPath(kid): ApiPath<ApiKeyId>) -> Result<Json<ApiKey>> {
+async fn get_api_key(
+    State(id): State<Identity>,
+    p: Principal,
+    ApiPath(kid): ApiPath<ApiKeyId>,
+) -> Result<Json<ApiKey>> {
     Ok(Json(id.api_key(&p, &kid).await?))
 }
 
@@ -340,7 +452,12 @@ async fn get_api_key(State(id): State<Identity>, p: Principal, ApiPath(kid): Api
 /// The key is refused from the next request on.
 #[utoipa::path(delete, path = "/api/v1/api-keys/{key_id}", tag = "api keys", params(("key_id" = ApiKeyId, Path,)),
     responses((status = 204), (status = 404, body = Problem)), security(("bearer" = ["api_keys:manage"])))]
-async fn revoke_api_key(State(id): State<Identity>, p: Principal, AuditActor(a): AuditActor, ApiPath(kid): ApiPath<ApiKeyId>) -> Result<StatusCode> {
+async fn revoke_api_key(
+    State(id): State<Identity>,
+    p: Principal,
+    AuditActor(a): AuditActor,
+    ApiPath(kid): ApiPath<ApiKeyId>,
+) -> Result<StatusCode> {
     id.revoke_api_key(&p, &kid, &a).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -350,7 +467,11 @@ async fn revoke_api_key(State(id): State<Identity>, p: Principal, AuditActor(a):
 /// E-mail the tenant sent or holds (without a mail server, e-mail is held here).
 #[utoipa::path(get, path = "/api/v1/outbox", tag = "tenant", params(PageRequest),
     responses((status = 200, body = Page<Email>)), security(("bearer" = ["outbox:read"])))]
-async fn list_outbox(State(id): State<Identity>, p: Principal, ApiQuery(page): ApiQuery<PageRequest>) -> Result<Json<Page<Email>>> {
+async fn list_outbox(
+    State(id): State<Identity>,
+    p: Principal,
+    ApiQuery(page): ApiQuery<PageRequest>,
+) -> Result<Json<Page<Email>>> {
     let limit = page.limit()?;
     let rows = id.emails(&p, page.after()?.as_deref(), limit + 1).await?;
     Ok(Json(Page::from_rows(rows, limit, |e| e.id.as_str())))
@@ -359,7 +480,10 @@ async fn list_outbox(State(id): State<Identity>, p: Principal, ApiQuery(page): A
 /// All tenants (operator)
 #[utoipa::path(get, path = "/api/v1/platform/tenants", tag = "platform", params(PageRequest),
     responses((status = 200, body = Page<TenantSummary>)), security(("bearer" = ["platform:operate"])))]
-async fn platform_tenants(State(id): State<Identity>, ApiQuery(page): ApiQuery<PageRequest>) -> Result<Json<Page<TenantSummary>>> {
+async fn platform_tenants(
+    State(id): State<Identity>,
+    ApiQuery(page): ApiQuery<PageRequest>,
+) -> Result<Json<Page<TenantSummary>>> {
     let limit = page.limit()?;
     let rows = id.platform_tenants(page.after()?.as_deref(), limit + 1).await?;
     Ok(Json(Page::from_rows(rows, limit, |t| t.tenant.id.as_str())))
@@ -370,13 +494,21 @@ async fn platform_tenants(State(id): State<Identity>, ApiQuery(page): ApiQuery<P
 /// Its members and keys are refused until it is reactivated; nothing is deleted.
 #[utoipa::path(post, path = "/api/v1/platform/tenants/{tenant_id}/suspend", tag = "platform", params(("tenant_id" = TenantId, Path,)),
     responses((status = 200, body = Tenant), (status = 404, body = Problem)), security(("bearer" = ["platform:operate"])))]
-async fn suspend_tenant(State(id): State<Identity>, AuditActor(a): AuditActor, ApiPath(tid): ApiPath<TenantId>) -> Result<Json<Tenant>> {
+async fn suspend_tenant(
+    State(id): State<Identity>,
+    AuditActor(a): AuditActor,
+    ApiPath(tid): ApiPath<TenantId>,
+) -> Result<Json<Tenant>> {
     Ok(Json(id.set_tenant_status(&tid, TenantStatus::Suspended, &a).await?))
 }
 
 /// Reactivate a tenant (operator)
 #[utoipa::path(post, path = "/api/v1/platform/tenants/{tenant_id}/reactivate", tag = "platform", params(("tenant_id" = TenantId, Path,)),
     responses((status = 200, body = Tenant), (status = 404, body = Problem)), security(("bearer" = ["platform:operate"])))]
-async fn reactivate_tenant(State(id): State<Identity>, AuditActor(a): AuditActor, ApiPath(tid): ApiPath<TenantId>) -> Result<Json<Tenant>> {
+async fn reactivate_tenant(
+    State(id): State<Identity>,
+    AuditActor(a): AuditActor,
+    ApiPath(tid): ApiPath<TenantId>,
+) -> Result<Json<Tenant>> {
     Ok(Json(id.set_tenant_status(&tid, TenantStatus::Active, &a).await?))
 }

@@ -289,6 +289,8 @@ pub struct AcceptInvitationRequest {
     pub name: Option<String>,
     /// For a new account: a password; for an existing account: its password.
     pub password: String,
+    /// For an existing account with two-factor on: its current code or a recovery code.
+    pub code: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

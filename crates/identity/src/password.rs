@@ -29,7 +29,8 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Er
 }
 
 /// Argon2id hash of a random string, used only to equalise timing.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Xvvv0wbAjDdP0ZqDWqpZ0ME+lsHaLWuSkQ6x5cLbrtw";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Xvvv0wbAjDdP0ZqDWqpZ0ME+lsHaLWuSkQ6x5cLbrtw";
 
 #[cfg(test)]
 mod tests {

@@ -140,7 +140,8 @@ impl Identity {
             tx,
             tenant.id.as_str(),
             actor,
-            Change::new("member.added", "member", Some(member.as_str())).details(json!({"role": "OWNER", "user_id": owner.id})),
+            Change::new("member.added", "member", Some(member.as_str()))
+                .details(json!({"role": "OWNER", "user_id": owner.id})),
         )
         .await?;
         Ok(tenant)
@@ -176,7 +177,11 @@ impl Identity {
         let hash = password::hash(pw.expose().to_owned()).await?;
         let mut tx = self.db.system().await?;
         if store::user_by_email(&mut tx, email.as_str()).await?.is_some() {
-            return Err(Error::field("email", "taken", "An account with this e-mail exists; sign in and add a business there."));
+            return Err(Error::field(
+                "email",
+                "taken",
+                "An account with this e-mail exists; sign in and add a business there.",
+            ));
         }
         let user = store::UserRecord {
             id: UserId::new(),
@@ -191,10 +196,19 @@ impl Identity {
             tokens_valid_after: now_ms(),
         };
         store::insert_user(&mut tx, &user).await.map_err(|e| match e {
-            frontdesk_store::StoreError::Conflict(_) => Error::field("email", "taken", "An account with this e-mail exists."),
+            frontdesk_store::StoreError::Conflict(_) => {
+                Error::field("email", "taken", "An account with this e-mail exists.")
+            }
             other => other.into(),
         })?;
-        let actor = Actor { kind: "user", id: Some(user.id.to_string()), label: user.email.clone(), via: "api", ip: Some(ip.into()), request_id: None };
+        let actor = Actor {
+            kind: "user",
+            id: Some(user.id.to_string()),
+            label: user.email.clone(),
+            via: "api",
+            ip: Some(ip.into()),
+            request_id: None,
+        };
         let tenant = self.create_tenant_in(&mut tx, &tenant_req, &user, &actor).await?;
         let pair = self.issue_tokens_in(&mut tx, &user.id, Some(&tenant.id)).await?;
         tx.commit().await?;
@@ -223,7 +237,8 @@ impl Identity {
         let user = match self.find_user(owner_email).await? {
             Some(u) => u,
             None => {
-                let pw = owner_password.ok_or_else(|| Error::field("password", "required", "A new owner needs a password."))?;
+                let pw = owner_password
+                    .ok_or_else(|| Error::field("password", "required", "A new owner needs a password."))?;
                 self.create_user(owner_email, owner_name, pw, false).await?
             }
         };
@@ -240,7 +255,13 @@ impl Identity {
     }
 
     /// Creates an account (CLI, invitations, demo).
-    pub async fn create_user(&self, email: &str, name: &str, pw: &str, platform_operator: bool) -> Result<store::UserRecord> {
+    pub async fn create_user(
+        &self,
+        email: &str,
+        name: &str,
+        pw: &str,
+        platform_operator: bool,
+    ) -> Result<store::UserRecord> {
         let mut v = Validator::new();
         let email = v.check("email", EmailAddr::parse(email));
         let name = v.check("name", DisplayName::parse(name));
@@ -263,7 +284,9 @@ impl Identity {
         };
         let mut tx = self.db.system().await?;
         store::insert_user(&mut tx, &user).await.map_err(|e| match e {
-            frontdesk_store::StoreError::Conflict(_) => Error::field("email", "taken", "An account with this e-mail exists."),
+            frontdesk_store::StoreError::Conflict(_) => {
+                Error::field("email", "taken", "An account with this e-mail exists.")
+            }
             other => other.into(),
         })?;
         tx.commit().await?;
@@ -311,24 +334,33 @@ impl Identity {
         }
     }
 
-    /// Checks a TOTP code (or, failing that, a recovery code) for a user whose password passed.
-    pub async fn verify_second_factor(&self, user: &store::UserRecord, totp_code: Option<&str>, recovery: Option<&str>) -> Result<()> {
+    /// Checks the second factor of a user whose password passed: a 6-digit TOTP code, or one of
+    /// the recovery codes (either argument may carry either; the shape decides).
+    pub async fn verify_second_factor(
+        &self,
+        user: &store::UserRecord,
+        totp_code: Option<&str>,
+        recovery: Option<&str>,
+    ) -> Result<()> {
         let account_key = format!("login:acct:{}", user.email);
         if let Decision::Deny(wait) = self.limiter.peek(&account_key, self.config.login_per_account).await {
             return Err(Error::RateLimited { retry_after_secs: wait.as_secs().max(1) });
         }
         let Some(sealed) = &user.totp_secret else { return Ok(()) };
+        let code = [totp_code, recovery].into_iter().flatten().map(str::trim).find(|c| !c.is_empty());
+        let Some(code) = code else {
+            return Err(Error::unauthenticated("mfa_required", "Enter the 6-digit code from your authenticator app."));
+        };
         let secret = self.open_totp(sealed)?;
         let mut tx = self.db.system().await?;
-        let ok = if let Some(code) = totp_code.filter(|c| !c.trim().is_empty()) {
+        let is_totp = code.replace(' ', "").len() == 6 && code.replace(' ', "").bytes().all(|b| b.is_ascii_digit());
+        let ok = if is_totp {
             match totp::verify(&secret, code, now_ms() / 1000, user.totp_last_step) {
                 Some(step) => store::consume_totp_step(&mut tx, &user.id, step).await?,
                 None => false,
             }
-        } else if let Some(code) = recovery.filter(|c| !c.trim().is_empty()) {
-            store::use_recovery_code(&mut tx, &user.id, &recovery_hash(code)).await?
         } else {
-            return Err(Error::unauthenticated("mfa_required", "Enter the 6-digit code from your authenticator app."));
+            store::use_recovery_code(&mut tx, &user.id, &recovery_hash(code)).await?
         };
         tx.commit().await?;
         if ok {
@@ -389,8 +421,13 @@ impl Identity {
     ) -> Result<TokenPair> {
         let now = now_ms();
         let refresh = format!("rt_{}", random_token(32));
-        store::insert_refresh_token(tx, family, &sha256_hex(refresh.as_bytes()), now + self.config.refresh_ttl.as_millis() as i64)
-            .await?;
+        store::insert_refresh_token(
+            tx,
+            family,
+            &sha256_hex(refresh.as_bytes()),
+            now + self.config.refresh_ttl.as_millis() as i64,
+        )
+        .await?;
         let claims = tokens::AccessClaims {
             sub: user.to_string(),
             tid: tenant.map(|t| t.to_string()),
@@ -424,7 +461,10 @@ impl Identity {
             ));
         }
         if rec.expired || !rec.family_live {
-            return Err(Error::unauthenticated("invalid_refresh_token", "This refresh token has expired or was revoked."));
+            return Err(Error::unauthenticated(
+                "invalid_refresh_token",
+                "This refresh token has expired or was revoked.",
+            ));
         }
         let pair = self.next_tokens_in(&mut tx, &rec.family_id, &rec.user_id, rec.tenant_id.as_ref()).await?;
         tx.commit().await?;
@@ -448,7 +488,9 @@ impl Identity {
             frontdesk_web::Credential::Session { session_id, .. } => {
                 store::revoke_session(&mut tx, &SessionId::from_db(session_id.clone())).await?
             }
-            frontdesk_web::Credential::AccessToken { family_id } => store::revoke_family(&mut tx, family_id, "logout").await?,
+            frontdesk_web::Credential::AccessToken { family_id } => {
+                store::revoke_family(&mut tx, family_id, "logout").await?
+            }
             frontdesk_web::Credential::ApiKey { .. } => {
                 return Err(Error::bad_request("not_a_session", "An API key is revoked, not logged out."))
             }
@@ -463,7 +505,13 @@ impl Identity {
         let mut tx = self.db.system().await?;
         store::revoke_all_tokens(&mut tx, &user).await?;
         if let Some(t) = &principal.tenant_id {
-            audit::record_system(&mut tx, t.as_str(), actor, Change::new("user.sessions_revoked", "user", Some(user.as_str()))).await?;
+            audit::record_system(
+                &mut tx,
+                t.as_str(),
+                actor,
+                Change::new("user.sessions_revoked", "user", Some(user.as_str())),
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -539,14 +587,25 @@ impl Identity {
         };
         store::update_user_profile(&mut tx, &user_id, &name, locale.as_deref()).await?;
         if let Some(t) = &principal.tenant_id {
-            audit::record_system(&mut tx, t.as_str(), actor, Change::new("user.profile_changed", "user", Some(user_id.as_str()))).await?;
+            audit::record_system(
+                &mut tx,
+                t.as_str(),
+                actor,
+                Change::new("user.profile_changed", "user", Some(user_id.as_str())),
+            )
+            .await?;
         }
         tx.commit().await?;
         self.me(principal).await
     }
 
     /// Changes the password; every other session and token ends.
-    pub async fn change_password(&self, principal: &Principal, req: ChangePasswordRequest, actor: &Actor) -> Result<()> {
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        req: ChangePasswordRequest,
+        actor: &Actor,
+    ) -> Result<()> {
         let user_id = UserId::from_db(principal.user_id()?.to_owned());
         let new = NewPassword::parse(&req.new_password).map_err(|e| e.on("new_password"))?;
         let user = {
@@ -561,7 +620,13 @@ impl Identity {
         store::set_password(&mut tx, &user_id, &hash).await?;
         store::revoke_all_tokens(&mut tx, &user_id).await?;
         if let Some(t) = &principal.tenant_id {
-            audit::record_system(&mut tx, t.as_str(), actor, Change::new("user.password_changed", "user", Some(user_id.as_str()))).await?;
+            audit::record_system(
+                &mut tx,
+                t.as_str(),
+                actor,
+                Change::new("user.password_changed", "user", Some(user_id.as_str())),
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -578,7 +643,10 @@ impl Identity {
         let mut tx = self.db.system().await?;
         let user = store::user(&mut tx, &user_id).await?;
         if user.totp_secret.is_some() {
-            return Err(Error::conflict("two_factor_enabled", "Two-factor authentication is already on; turn it off first."));
+            return Err(Error::conflict(
+                "two_factor_enabled",
+                "Two-factor authentication is already on; turn it off first.",
+            ));
         }
         let secret = totp::new_secret();
         store::set_totp_pending(&mut tx, &user_id, Some(&self.keys.seal("totp", secret.as_bytes()))).await?;
@@ -595,14 +663,21 @@ impl Identity {
             return Err(Error::conflict("no_pending_setup", "Start the set-up first."));
         };
         let secret = self.open_totp(pending)?;
-        let step = totp::verify(&secret, code, now_ms() / 1000, None)
-            .ok_or_else(|| Error::field("code", "invalid_code", "The code does not match; check the time on your phone."))?;
+        let step = totp::verify(&secret, code, now_ms() / 1000, None).ok_or_else(|| {
+            Error::field("code", "invalid_code", "The code does not match; check the time on your phone.")
+        })?;
         store::set_totp(&mut tx, &user_id, Some(pending), Some(step)).await?;
         let codes: Vec<String> = (0..10).map(|_| new_recovery_code()).collect();
         let hashes: Vec<String> = codes.iter().map(|c| recovery_hash(c)).collect();
         store::replace_recovery_codes(&mut tx, &user_id, &hashes).await?;
         if let Some(t) = &principal.tenant_id {
-            audit::record_system(&mut tx, t.as_str(), actor, Change::new("user.two_factor_enabled", "user", Some(user_id.as_str()))).await?;
+            audit::record_system(
+                &mut tx,
+                t.as_str(),
+                actor,
+                Change::new("user.two_factor_enabled", "user", Some(user_id.as_str())),
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(RecoveryCodes { recovery_codes: codes })
@@ -624,7 +699,13 @@ impl Identity {
         store::set_totp(&mut tx, &user_id, None, None).await?;
         store::replace_recovery_codes(&mut tx, &user_id, &[]).await?;
         if let Some(t) = &principal.tenant_id {
-            audit::record_system(&mut tx, t.as_str(), actor, Change::new("user.two_factor_disabled", "user", Some(user_id.as_str()))).await?;
+            audit::record_system(
+                &mut tx,
+                t.as_str(),
+                actor,
+                Change::new("user.two_factor_disabled", "user", Some(user_id.as_str())),
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -646,7 +727,12 @@ impl Identity {
         Ok(store::tenant(&mut tx, &id).await?)
     }
 
-    pub async fn update_tenant(&self, principal: &Principal, req: UpdateTenantRequest, actor: &Actor) -> Result<Tenant> {
+    pub async fn update_tenant(
+        &self,
+        principal: &Principal,
+        req: UpdateTenantRequest,
+        actor: &Actor,
+    ) -> Result<Tenant> {
         let mut tx = self.tx(principal).await?;
         let id = tx.tenant().clone();
         let mut t = store::tenant(&mut tx, &id).await?;
@@ -690,7 +776,12 @@ impl Identity {
         Ok(store::workspace(&mut tx, id).await?)
     }
 
-    pub async fn create_workspace(&self, principal: &Principal, req: WorkspaceRequest, actor: &Actor) -> Result<Workspace> {
+    pub async fn create_workspace(
+        &self,
+        principal: &Principal,
+        req: WorkspaceRequest,
+        actor: &Actor,
+    ) -> Result<Workspace> {
         let name = DisplayName::parse(&req.name).map_err(|e| e.on("name"))?;
         let mut tx = self.tx(principal).await?;
         let w = Workspace { id: WorkspaceId::new(), name: name.into_inner(), created_at: now_ms() };
@@ -701,7 +792,13 @@ impl Identity {
         Ok(w)
     }
 
-    pub async fn rename_workspace(&self, principal: &Principal, id: &WorkspaceId, req: WorkspaceRequest, actor: &Actor) -> Result<Workspace> {
+    pub async fn rename_workspace(
+        &self,
+        principal: &Principal,
+        id: &WorkspaceId,
+        req: WorkspaceRequest,
+        actor: &Actor,
+    ) -> Result<Workspace> {
         let name = DisplayName::parse(&req.name).map_err(|e| e.on("name"))?;
         let mut tx = self.tx(principal).await?;
         store::rename_workspace(&mut tx, id, name.as_str()).await?;
@@ -744,13 +841,17 @@ impl Identity {
             return Err(Error::forbidden("Only an owner can change who owns the tenant."));
         }
         if member.role == Role::Owner && role != Role::Owner && store::count_owners(&mut tx).await? <= 1 {
-            return Err(Error::conflict("last_owner", "The tenant needs at least one owner; make someone else owner first."));
+            return Err(Error::conflict(
+                "last_owner",
+                "The tenant needs at least one owner; make someone else owner first.",
+            ));
         }
         store::set_member_role(&mut tx, id, role).await?;
         audit::record(
             &mut tx,
             actor,
-            Change::new("member.role_changed", "member", Some(id.as_str())).details(json!({"from": member.role, "to": role})),
+            Change::new("member.role_changed", "member", Some(id.as_str()))
+                .details(json!({"from": member.role, "to": role})),
         )
         .await?;
         tx.commit().await?;
@@ -766,14 +867,18 @@ impl Identity {
                 return Err(Error::forbidden("Only an owner can remove an owner."));
             }
             if store::count_owners(&mut tx).await? <= 1 {
-                return Err(Error::conflict("last_owner", "The tenant needs at least one owner; it cannot lose its last one."));
+                return Err(Error::conflict(
+                    "last_owner",
+                    "The tenant needs at least one owner; it cannot lose its last one.",
+                ));
             }
         }
         store::delete_member(&mut tx, id).await?;
         audit::record(
             &mut tx,
             actor,
-            Change::new("member.removed", "member", Some(id.as_str())).details(json!({"user_id": member.user_id, "role": member.role})),
+            Change::new("member.removed", "member", Some(id.as_str()))
+                .details(json!({"user_id": member.user_id, "role": member.role})),
         )
         .await?;
         tx.commit().await?;
@@ -817,15 +922,21 @@ impl Identity {
             created_at: now,
             expires_at: now + self.config.invitation_ttl.as_millis() as i64,
         };
-        store::insert_invitation(&mut tx, &inv, &sha256_hex(token.as_bytes()), principal.user_id.as_deref().unwrap_or("api_key"))
-            .await?;
+        store::insert_invitation(
+            &mut tx,
+            &inv,
+            &sha256_hex(token.as_bytes()),
+            principal.user_id.as_deref().unwrap_or("api_key"),
+        )
+        .await?;
         let link = format!("{}/invite/{token}", self.config.public_url.trim_end_matches('/'));
         let (subject, body) = invitation_email(&tenant, &principal.label, req.role, &link);
         self.queue_email(&mut tx, inv.email.clone(), subject, body).await?;
         audit::record(
             &mut tx,
             actor,
-            Change::new("invitation.created", "invitation", Some(inv.id.as_str())).details(json!({"email": inv.email, "role": inv.role})),
+            Change::new("invitation.created", "invitation", Some(inv.id.as_str()))
+                .details(json!({"email": inv.email, "role": inv.role})),
         )
         .await?;
         tx.commit().await?;
@@ -844,7 +955,8 @@ impl Identity {
     /// What an invitation link offers (public): tenant name, e-mail, role, whether an account exists.
     pub async fn lookup_invitation(&self, token: &str) -> Result<(Tenant, Invitation, bool)> {
         let mut tx = self.db.system_read().await?;
-        let (tenant_id, inv) = store::invitation_by_token(&mut tx, &sha256_hex(token.trim().as_bytes())).await?.ok_or(Error::NotFound)?;
+        let (tenant_id, inv) =
+            store::invitation_by_token(&mut tx, &sha256_hex(token.trim().as_bytes())).await?.ok_or(Error::NotFound)?;
         if inv.status != "pending" {
             return Err(Error::NotFound);
         }
@@ -854,12 +966,21 @@ impl Identity {
     }
 
     /// Accepts an invitation: joins an existing account (its password proves it) or creates one.
-    pub async fn accept_invitation(&self, req: AcceptInvitationRequest, ip: &str) -> Result<(Tenant, store::UserRecord)> {
+    pub async fn accept_invitation(
+        &self,
+        req: AcceptInvitationRequest,
+        ip: &str,
+    ) -> Result<(Tenant, store::UserRecord)> {
         self.throttle_ip("invite", ip).await?;
         let (tenant, inv, exists) = self.lookup_invitation(&req.token).await?;
         let user = if exists {
+            // Joining with an existing account proves it like a log-in does, second factor included.
             match self.login_password(&inv.email, &req.password, ip).await? {
-                LoginStep::Done(u) | LoginStep::NeedsSecondFactor(u) => u,
+                LoginStep::Done(u) => u,
+                LoginStep::NeedsSecondFactor(u) => {
+                    self.verify_second_factor(&u, req.code.as_deref(), None).await?;
+                    u
+                }
             }
         } else {
             let name = req.name.clone().unwrap_or_default();
@@ -870,15 +991,25 @@ impl Identity {
             return Err(Error::NotFound);
         }
         let member = store::insert_membership(&mut tx, &tenant.id, &user.id, inv.role).await.map_err(|e| match e {
-            frontdesk_store::StoreError::Conflict(_) => Error::conflict("already_member", "You are already a member of this tenant."),
+            frontdesk_store::StoreError::Conflict(_) => {
+                Error::conflict("already_member", "You are already a member of this tenant.")
+            }
             other => other.into(),
         })?;
-        let actor = Actor { kind: "user", id: Some(user.id.to_string()), label: user.email.clone(), via: "api", ip: Some(ip.into()), request_id: None };
+        let actor = Actor {
+            kind: "user",
+            id: Some(user.id.to_string()),
+            label: user.email.clone(),
+            via: "api",
+            ip: Some(ip.into()),
+            request_id: None,
+        };
         audit::record_system(
             &mut tx,
             tenant.id.as_str(),
             &actor,
-            Change::new("member.added", "member", Some(member.as_str())).details(json!({"role": inv.role, "invitation_id": inv.id})),
+            Change::new("member.added", "member", Some(member.as_str()))
+                .details(json!({"role": inv.role, "invitation_id": inv.id})),
         )
         .await?;
         tx.commit().await?;
@@ -898,7 +1029,12 @@ impl Identity {
     }
 
     /// Creates a key with at most the creator's permissions. The secret is returned once.
-    pub async fn create_api_key(&self, principal: &Principal, req: CreateApiKeyRequest, actor: &Actor) -> Result<ApiKeyCreated> {
+    pub async fn create_api_key(
+        &self,
+        principal: &Principal,
+        req: CreateApiKeyRequest,
+        actor: &Actor,
+    ) -> Result<ApiKeyCreated> {
         let tenant = principal.tenant()?.clone();
         self.create_api_key_for(&tenant, principal.permissions, principal.user_id.as_deref(), req, actor).await
     }
@@ -921,7 +1057,9 @@ impl Identity {
                 for (i, p) in list.iter().enumerate() {
                     match Permission::parse(p) {
                         Some(p) if allowed.contains(p) => set.insert(p),
-                        Some(_) => v.push(&format!("permissions[{i}]"), "not_allowed", format!("You cannot grant {p}.")),
+                        Some(_) => {
+                            v.push(&format!("permissions[{i}]"), "not_allowed", format!("You cannot grant {p}."))
+                        }
                         None => v.push(&format!("permissions[{i}]"), "unknown", format!("{p} is not a permission.")),
                     }
                 }
@@ -958,7 +1096,8 @@ impl Identity {
         audit::record(
             &mut tx,
             actor,
-            Change::new("api_key.created", "api_key", Some(key.id.as_str())).details(json!({"name": key.name, "permissions": key.permissions})),
+            Change::new("api_key.created", "api_key", Some(key.id.as_str()))
+                .details(json!({"name": key.name, "permissions": key.permissions})),
         )
         .await?;
         tx.commit().await?;
@@ -1004,7 +1143,8 @@ impl Identity {
             TenantStatus::Suspended => "tenant.suspended",
             TenantStatus::Active => "tenant.reactivated",
         };
-        audit::record_system(&mut tx, tenant.as_str(), actor, Change::new(action, "tenant", Some(tenant.as_str()))).await?;
+        audit::record_system(&mut tx, tenant.as_str(), actor, Change::new(action, "tenant", Some(tenant.as_str())))
+            .await?;
         let t = store::tenant(&mut tx, tenant).await?;
         tx.commit().await?;
         Ok(t)

@@ -349,7 +349,10 @@ pub async fn revoke_all_tokens(tx: &mut SystemTx, id: &UserId) -> StoreResult<()
 }
 
 pub async fn replace_recovery_codes(tx: &mut SystemTx, id: &UserId, hashes: &[String]) -> StoreResult<()> {
-    frontdesk_store::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(id.as_str()).execute(tx.conn()).await?;
+    frontdesk_store::query("DELETE FROM recovery_codes WHERE user_id = $1")
+        .bind(id.as_str())
+        .execute(tx.conn())
+        .await?;
     for (i, h) in hashes.iter().enumerate() {
         frontdesk_store::query("INSERT INTO recovery_codes (user_id, id, code_hash) VALUES ($1, $2, $3)")
             .bind(id.as_str())
@@ -398,7 +401,12 @@ pub async fn memberships_of(tx: &mut impl Tx, user: &UserId) -> StoreResult<Vec<
         .collect()
 }
 
-pub async fn insert_membership(tx: &mut impl Tx, tenant: &TenantId, user: &UserId, role: Role) -> StoreResult<MemberId> {
+pub async fn insert_membership(
+    tx: &mut impl Tx,
+    tenant: &TenantId,
+    user: &UserId,
+    role: Role,
+) -> StoreResult<MemberId> {
     let id = MemberId::new();
     let now = now_ms();
     frontdesk_store::query(
@@ -572,12 +580,13 @@ pub async fn list_invitations(tx: &mut TenantTx, after: Option<&str>, limit: u32
 
 pub async fn invitation(tx: &mut TenantTx, id: &InvitationId) -> StoreResult<Invitation> {
     let tid = tx.tid().to_owned();
-    let row = frontdesk_store::query(&format!("SELECT {INVITATION_COLS} FROM invitations WHERE tenant_id = $1 AND id = $2"))
-        .bind(tid)
-        .bind(id.as_str())
-        .fetch_optional(tx.conn())
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let row =
+        frontdesk_store::query(&format!("SELECT {INVITATION_COLS} FROM invitations WHERE tenant_id = $1 AND id = $2"))
+            .bind(tid)
+            .bind(id.as_str())
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or(StoreError::NotFound)?;
     invitation_from(&row)
 }
 
@@ -596,23 +605,24 @@ pub async fn pending_invitation_for(tx: &mut TenantTx, email: &str) -> StoreResu
 
 pub async fn revoke_invitation(tx: &mut TenantTx, id: &InvitationId) -> StoreResult<()> {
     let tid = tx.tid().to_owned();
-    frontdesk_store::query("UPDATE invitations SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL")
-        .bind(now_ms())
-        .bind(tid)
-        .bind(id.as_str())
-        .execute(tx.conn())
-        .await?;
+    frontdesk_store::query(
+        "UPDATE invitations SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL",
+    )
+    .bind(now_ms())
+    .bind(tid)
+    .bind(id.as_str())
+    .execute(tx.conn())
+    .await?;
     Ok(())
 }
 
 /// Finds a pending invitation by its token hash, in any tenant.
 pub async fn invitation_by_token(tx: &mut SystemTx, token_hash: &str) -> StoreResult<Option<(TenantId, Invitation)>> {
-    let row = frontdesk_store::query(&format!(
-        "SELECT tenant_id, {INVITATION_COLS} FROM invitations WHERE token_hash = $1"
-    ))
-    .bind(token_hash)
-    .fetch_optional(tx.conn())
-    .await?;
+    let row =
+        frontdesk_store::query(&format!("SELECT tenant_id, {INVITATION_COLS} FROM invitations WHERE token_hash = $1"))
+            .bind(token_hash)
+            .fetch_optional(tx.conn())
+            .await?;
     row.map(|r| Ok((TenantId::from_db(r.try_get("tenant_id")?), invitation_from(&r)?))).transpose()
 }
 
@@ -638,7 +648,12 @@ fn key_from(r: &AnyRow) -> StoreResult<ApiKey> {
         id: ApiKeyId::from_db(r.try_get("id")?),
         name: r.try_get("name")?,
         prefix: r.try_get("prefix")?,
-        permissions: r.try_get::<String, _>("permissions")?.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        permissions: r
+            .try_get::<String, _>("permissions")?
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
         created_at: r.try_get("created_at")?,
         last_used_at: r.try_get("last_used_at")?,
         expires_at: r.try_get("expires_at")?,
@@ -646,7 +661,12 @@ fn key_from(r: &AnyRow) -> StoreResult<ApiKey> {
     })
 }
 
-pub async fn insert_api_key(tx: &mut TenantTx, key: &ApiKey, secret_hash: &str, created_by: Option<&str>) -> StoreResult<()> {
+pub async fn insert_api_key(
+    tx: &mut TenantTx,
+    key: &ApiKey,
+    secret_hash: &str,
+    created_by: Option<&str>,
+) -> StoreResult<()> {
     let tid = tx.tid().to_owned();
     frontdesk_store::query(
         "INSERT INTO api_keys (tenant_id, id, name, prefix, secret_hash, permissions, created_by, created_at, expires_at)
@@ -692,7 +712,10 @@ pub async fn api_key(tx: &mut TenantTx, id: &ApiKeyId) -> StoreResult<ApiKey> {
 }
 
 /// The key with its secret hash and the tenant's status, for authentication.
-pub async fn api_key_for_auth(tx: &mut TenantTx, id: &ApiKeyId) -> StoreResult<Option<(ApiKey, String, TenantStatus, String)>> {
+pub async fn api_key_for_auth(
+    tx: &mut TenantTx,
+    id: &ApiKeyId,
+) -> StoreResult<Option<(ApiKey, String, TenantStatus, String)>> {
     let tid = tx.tid().to_owned();
     let row = frontdesk_store::query(&format!(
         "SELECT k.{}, k.secret_hash, t.status, t.name AS tenant_name FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
@@ -727,12 +750,14 @@ pub async fn touch_api_key(tx: &mut TenantTx, id: &ApiKeyId, at: i64) -> StoreRe
 
 pub async fn revoke_api_key(tx: &mut TenantTx, id: &ApiKeyId) -> StoreResult<()> {
     let tid = tx.tid().to_owned();
-    frontdesk_store::query("UPDATE api_keys SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL")
-        .bind(now_ms())
-        .bind(tid)
-        .bind(id.as_str())
-        .execute(tx.conn())
-        .await?;
+    frontdesk_store::query(
+        "UPDATE api_keys SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL",
+    )
+    .bind(now_ms())
+    .bind(tid)
+    .bind(id.as_str())
+    .execute(tx.conn())
+    .await?;
     Ok(())
 }
 
@@ -825,7 +850,12 @@ pub async fn revoke_session(tx: &mut SystemTx, id: &SessionId) -> StoreResult<()
     Ok(())
 }
 
-pub async fn insert_family(tx: &mut SystemTx, id: &FamilyId, user: &UserId, tenant: Option<&TenantId>) -> StoreResult<()> {
+pub async fn insert_family(
+    tx: &mut SystemTx,
+    id: &FamilyId,
+    user: &UserId,
+    tenant: Option<&TenantId>,
+) -> StoreResult<()> {
     frontdesk_store::query("INSERT INTO token_families (id, user_id, tenant_id, created_at) VALUES ($1, $2, $3, $4)")
         .bind(id.as_str())
         .bind(user.as_str())
@@ -850,16 +880,23 @@ pub async fn family_is_live(tx: &mut impl Tx, id: &str, user: &UserId) -> StoreR
 }
 
 pub async fn revoke_family(tx: &mut SystemTx, id: &str, reason: &str) -> StoreResult<()> {
-    frontdesk_store::query("UPDATE token_families SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
-        .bind(now_ms())
-        .bind(reason)
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
+    frontdesk_store::query(
+        "UPDATE token_families SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL",
+    )
+    .bind(now_ms())
+    .bind(reason)
+    .bind(id)
+    .execute(tx.conn())
+    .await?;
     Ok(())
 }
 
-pub async fn insert_refresh_token(tx: &mut SystemTx, family: &FamilyId, token_hash: &str, expires_at: i64) -> StoreResult<()> {
+pub async fn insert_refresh_token(
+    tx: &mut SystemTx,
+    family: &FamilyId,
+    token_hash: &str,
+    expires_at: i64,
+) -> StoreResult<()> {
     frontdesk_store::query(
         "INSERT INTO refresh_tokens (id, family_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
     )

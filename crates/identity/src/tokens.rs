@@ -38,7 +38,8 @@ pub fn decode(token: &str, key: &[u8; 32], now_secs: i64) -> Option<AccessClaims
     if parts.next().is_some() {
         return None;
     }
-    let header: serde_json::Value = serde_json::from_slice(&data_encoding::BASE64URL_NOPAD.decode(h.as_bytes()).ok()?).ok()?;
+    let header: serde_json::Value =
+        serde_json::from_slice(&data_encoding::BASE64URL_NOPAD.decode(h.as_bytes()).ok()?).ok()?;
     if header.get("alg")?.as_str()? != "HS256" {
         return None; // never "none", never an asymmetric algorithm with our HMAC key
     }
@@ -47,7 +48,8 @@ pub fn decode(token: &str, key: &[u8; 32], now_secs: i64) -> Option<AccessClaims
     if !constant_time_eq(&sig, &expected) {
         return None;
     }
-    let claims: AccessClaims = serde_json::from_slice(&data_encoding::BASE64URL_NOPAD.decode(p.as_bytes()).ok()?).ok()?;
+    let claims: AccessClaims =
+        serde_json::from_slice(&data_encoding::BASE64URL_NOPAD.decode(p.as_bytes()).ok()?).ok()?;
     (claims.exp > now_secs).then_some(claims)
 }
 
@@ -72,7 +74,8 @@ mod tests {
         assert_eq!(decode(&token, &key, 1000), None, "expired");
         assert_eq!(decode(&token, &[2u8; 32], 500), None, "other key");
         let mut parts: Vec<&str> = token.split('.').collect();
-        let forged_payload = b64(&serde_json::to_vec(&AccessClaims { sub: "usr_admin".into(), ..claims(1000) }).unwrap());
+        let forged_payload =
+            b64(&serde_json::to_vec(&AccessClaims { sub: "usr_admin".into(), ..claims(1000) }).unwrap());
         parts[1] = &forged_payload;
         assert_eq!(decode(&parts.join("."), &key, 500), None, "tampered payload");
         let none_alg = format!("{}.{}.", b64(br#"{"alg":"none"}"#), token.split('.').nth(1).unwrap());

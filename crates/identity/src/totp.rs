@@ -22,7 +22,8 @@ pub fn hotp(secret_b32: &str, counter: u64) -> Option<String> {
     mac.update(&counter.to_be_bytes());
     let digest = mac.finalize().into_bytes();
     let offset = (digest[19] & 0x0f) as usize;
-    let binary = u32::from_be_bytes([digest[offset] & 0x7f, digest[offset + 1], digest[offset + 2], digest[offset + 3]]);
+    let binary =
+        u32::from_be_bytes([digest[offset] & 0x7f, digest[offset + 1], digest[offset + 2], digest[offset + 3]]);
     Some(format!("{:0width$}", binary % 10u32.pow(DIGITS), width = DIGITS as usize))
 }
 
@@ -82,7 +83,8 @@ mod tests {
     #[test]
     fn rfc4226_vectors() {
         let secret = data_encoding::BASE32_NOPAD.encode(b"12345678901234567890");
-        let expected = ["755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583", "399871", "520489"];
+        let expected =
+            ["755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583", "399871", "520489"];
         for (i, e) in expected.iter().enumerate() {
             assert_eq!(hotp(&secret, i as u64).unwrap(), *e);
         }

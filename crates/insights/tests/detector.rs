@@ -33,14 +33,8 @@ fn run(points: &[(i64, f64)]) -> Vec<Observation> {
 
 fn assert_sane(obs: &[Observation]) {
     for (i, o) in obs.iter().enumerate() {
-        assert!(
-            o.score.is_finite() && (0.0..=1.0).contains(&o.score),
-            "row {i}: score {}",
-            o.score
-        );
-        assert!(
-            o.expected.is_finite() && o.expected_low.is_finite() && o.expected_high.is_finite()
-        );
+        assert!(o.score.is_finite() && (0.0..=1.0).contains(&o.score), "row {i}: score {}", o.score);
+        assert!(o.expected.is_finite() && o.expected_low.is_finite() && o.expected_high.is_finite());
         assert!(o.expected_low <= o.expected_high);
     }
 }
@@ -85,22 +79,12 @@ fn injected_spikes_dips_and_shifts_score_higher_than_normal_points() {
         let obs = run(&series);
         assert_sane(&obs);
         let normal = p99(&obs, &[1990..2300, 2990..3300, 4490..4900]);
-        for (name, r) in [
-            ("spike", 2000..2003),
-            ("dip", 3000..3003),
-            ("shift", 4500..4520),
-        ] {
+        for (name, r) in [("spike", 2000..2003), ("dip", 3000..3003), ("shift", 4500..4520)] {
             let m = max_in(&obs, r);
-            assert!(
-                m > normal && m > 0.5,
-                "seed {seed} {name}: {m} vs normal p99 {normal}"
-            );
+            assert!(m > normal && m > 0.5, "seed {seed} {name}: {m} vs normal p99 {normal}");
         }
         // The shift becomes the new normal: no alarm a few days later.
-        assert!(
-            max_in(&obs, 5400..5760) < 0.5,
-            "seed {seed}: still alarming after the shift"
-        );
+        assert!(max_in(&obs, 5400..5760) < 0.5, "seed {seed}: still alarming after the shift");
     }
 }
 
@@ -110,11 +94,7 @@ fn gaps_and_irregular_timestamps_are_handled() {
     let mut t = T0;
     let mut points = Vec::new();
     for i in 0..5000 {
-        t += if i % 700 == 0 {
-            86_400
-        } else {
-            60 + (rng.uniform() * 600.0) as i64
-        };
+        t += if i % 700 == 0 { 86_400 } else { 60 + (rng.uniform() * 600.0) as i64 };
         points.push((t, 50.0 + 5.0 * rng.normal()));
     }
     let obs = run(&points);
@@ -133,9 +113,8 @@ fn constant_series_never_alarms() {
 #[test]
 fn counts_near_zero_are_handled() {
     let mut rng = Rng(11);
-    let points: Vec<(i64, f64)> = (0..4000)
-        .map(|i| (T0 + i * STEP, if rng.uniform() < 0.05 { 1.0 } else { 0.0 }))
-        .collect();
+    let points: Vec<(i64, f64)> =
+        (0..4000).map(|i| (T0 + i * STEP, if rng.uniform() < 0.05 { 1.0 } else { 0.0 })).collect();
     let obs = run(&points);
     assert_sane(&obs);
 }

@@ -1,8 +1,6 @@
 //! NAB scorer on hand-made files with known results.
 
-use frontdesk_insights::nab::{
-    probation_rows, scaled_sigmoid, score_corpus, score_file, ScoredFile, PROFILES,
-};
+use frontdesk_insights::nab::{probation_rows, scaled_sigmoid, score_corpus, score_file, ScoredFile, PROFILES};
 
 /// A file of `n` rows with the given windows and detections (score 1) at `hits`.
 fn file(name: &str, n: usize, windows: &[(usize, usize)], hits: &[usize]) -> ScoredFile {
@@ -10,24 +8,13 @@ fn file(name: &str, n: usize, windows: &[(usize, usize)], hits: &[usize]) -> Sco
     for &h in hits {
         scores[h] = 1.0;
     }
-    ScoredFile {
-        name: name.into(),
-        scores,
-        windows: windows.to_vec(),
-    }
+    ScoredFile { name: name.into(), scores, windows: windows.to_vec() }
 }
 
 fn corpus(hits: impl Fn(&[(usize, usize)]) -> Vec<usize>) -> Vec<ScoredFile> {
-    let specs: [(usize, Vec<(usize, usize)>); 3] = [
-        (4000, vec![(1000, 1199), (3000, 3199)]),
-        (1200, vec![(500, 559)]),
-        (4000, vec![]),
-    ];
-    specs
-        .iter()
-        .enumerate()
-        .map(|(i, (n, w))| file(&format!("f{i}.csv"), *n, w, &hits(w)))
-        .collect()
+    let specs: [(usize, Vec<(usize, usize)>); 3] =
+        [(4000, vec![(1000, 1199), (3000, 3199)]), (1200, vec![(500, 559)]), (4000, vec![])];
+    specs.iter().enumerate().map(|(i, (n, w))| file(&format!("f{i}.csv"), *n, w, &hits(w))).collect()
 }
 
 #[test]
@@ -43,12 +30,7 @@ fn sigmoid_and_probation_follow_the_rules() {
 fn perfect_detector_scores_100() {
     let files = corpus(|w| w.iter().map(|&(l, _)| l).collect());
     for p in score_corpus(&files) {
-        assert!(
-            (p.normalized - 100.0).abs() < 1e-9,
-            "{}: {}",
-            p.profile,
-            p.normalized
-        );
+        assert!((p.normalized - 100.0).abs() < 1e-9, "{}: {}", p.profile, p.normalized);
         assert_eq!(p.threshold, 1.0);
     }
 }
@@ -111,11 +93,7 @@ fn threshold_search_maximises_the_summed_score() {
     for i in (1500..2000).step_by(10) {
         scores[i] = 0.3;
     }
-    let files = vec![ScoredFile {
-        name: "t".into(),
-        scores,
-        windows: vec![(1000, 1099)],
-    }];
+    let files = vec![ScoredFile { name: "t".into(), scores, windows: vec![(1000, 1099)] }];
     let standard = &score_corpus(&files)[0];
     assert_eq!(standard.threshold, 0.8);
     assert!((standard.raw - (1.0 - 0.11)).abs() < 1e-12);

@@ -83,7 +83,10 @@ impl fmt::Debug for Keyring {
 
 impl Keyring {
     pub fn new(current: &[u8], previous: &[Vec<u8>]) -> Result<Self, CryptoError> {
-        Ok(Self { current: Key::new(current)?, previous: previous.iter().map(|k| Key::new(k)).collect::<Result<_, _>>()? })
+        Ok(Self {
+            current: Key::new(current)?,
+            previous: previous.iter().map(|k| Key::new(k)).collect::<Result<_, _>>()?,
+        })
     }
 
     /// Id of the current key (shown to operators; not secret).

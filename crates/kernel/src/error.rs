@@ -120,9 +120,7 @@ impl Error {
     pub fn problem(&self) -> Problem {
         let status = self.status();
         let (detail, errors) = match self {
-            Error::Validation(errors) => {
-                (Some("One or more fields are invalid.".to_owned()), errors.clone())
-            }
+            Error::Validation(errors) => (Some("One or more fields are invalid.".to_owned()), errors.clone()),
             Error::Unauthenticated { detail, .. }
             | Error::Forbidden { detail }
             | Error::Conflict { detail, .. }

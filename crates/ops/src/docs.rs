@@ -42,7 +42,13 @@ impl ApiDocs {
                 }
             }
         }
-        operations.sort_by(|a, b| (a.tag.as_str(), a.path.as_str(), a.method.as_str()).cmp(&(b.tag.as_str(), b.path.as_str(), b.method.as_str())));
+        operations.sort_by(|a, b| {
+            (a.tag.as_str(), a.path.as_str(), a.method.as_str()).cmp(&(
+                b.tag.as_str(),
+                b.path.as_str(),
+                b.method.as_str(),
+            ))
+        });
         Self { json, operations }
     }
 }
@@ -82,7 +88,11 @@ fn operation(method: &str, path: &str, op: &serde_json::Value) -> Operation {
     let parameters = op
         .get("parameters")
         .and_then(|p| p.as_array())
-        .map(|ps| ps.iter().map(|p| (text(p, "name"), text(p, "in"), p.get("required").and_then(|r| r.as_bool()).unwrap_or(false))).collect())
+        .map(|ps| {
+            ps.iter()
+                .map(|p| (text(p, "name"), text(p, "in"), p.get("required").and_then(|r| r.as_bool()).unwrap_or(false)))
+                .collect()
+        })
         .unwrap_or_default();
     let responses = op
         .get("responses")

@@ -109,7 +109,12 @@ pub async fn detailed_report(ops: &Ops) -> DetailedHealth {
             backend: ops.db.backend().name(),
             ok,
             latency_ms,
-            pools: ops.db.pool_stats().iter().map(|(name, open, idle, max)| PoolHealth { name, open: *open, idle: *idle, max: *max }).collect(),
+            pools: ops
+                .db
+                .pool_stats()
+                .iter()
+                .map(|(name, open, idle, max)| PoolHealth { name, open: *open, idle: *idle, max: *max })
+                .collect(),
         },
         queue,
         workers: WorkerHealth {
@@ -138,13 +143,17 @@ pub async fn metrics(State(ops): State<Ops>) -> Response {
             let _ = writeln!(out, "frontdesk_jobs_oldest_due_seconds {}", c.oldest_due_secs);
         }
     }
-    out.push_str("# HELP frontdesk_db_pool_connections Database pool connections.\n# TYPE frontdesk_db_pool_connections gauge\n");
+    out.push_str(
+        "# HELP frontdesk_db_pool_connections Database pool connections.\n# TYPE frontdesk_db_pool_connections gauge\n",
+    );
     for (name, open, idle, max) in ops.db.pool_stats() {
         let _ = writeln!(out, "frontdesk_db_pool_connections{{pool=\"{name}\",state=\"open\"}} {open}");
         let _ = writeln!(out, "frontdesk_db_pool_connections{{pool=\"{name}\",state=\"idle\"}} {idle}");
         let _ = writeln!(out, "frontdesk_db_pool_connections{{pool=\"{name}\",state=\"max\"}} {max}");
     }
-    out.push_str("# HELP frontdesk_uptime_seconds Seconds since the process started.\n# TYPE frontdesk_uptime_seconds gauge\n");
+    out.push_str(
+        "# HELP frontdesk_uptime_seconds Seconds since the process started.\n# TYPE frontdesk_uptime_seconds gauge\n",
+    );
     let _ = writeln!(out, "frontdesk_uptime_seconds {}", ops.started.elapsed().as_secs());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
 }

@@ -34,9 +34,9 @@ pub fn parse_instant(field: &str, value: Option<&str>) -> Result<Option<i64>> {
     value
         .filter(|v| !v.is_empty())
         .map(|v| {
-            v.parse::<jiff::Timestamp>()
-                .map(|t| t.as_millisecond())
-                .map_err(|_| Error::field(field, "invalid_datetime", "Use an RFC 3339 time such as 2026-11-24T09:00:00Z."))
+            v.parse::<jiff::Timestamp>().map(|t| t.as_millisecond()).map_err(|_| {
+                Error::field(field, "invalid_datetime", "Use an RFC 3339 time such as 2026-11-24T09:00:00Z.")
+            })
         })
         .transpose()
 }
@@ -80,13 +80,22 @@ impl AuditQuery {
 /// where, when. Newest first; append-only.
 #[utoipa::path(get, path = "/api/v1/audit-log", tag = "audit", params(AuditQuery),
     responses((status = 200, body = Page<AuditEntry>), (status = 422, body = Problem)), security(("bearer" = ["audit:read"])))]
-async fn audit_log(State(ops): State<Ops>, p: Principal, ApiQuery(q): ApiQuery<AuditQuery>) -> Result<Json<Page<AuditEntry>>> {
+async fn audit_log(
+    State(ops): State<Ops>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Result<Json<Page<AuditEntry>>> {
     let (filter, page) = q.split();
     let page = query_audit(&ops, &p, &filter, &page).await?;
     Ok(Json(page))
 }
 
-pub async fn query_audit(ops: &Ops, p: &Principal, filter: &AuditFilter, page: &PageRequest) -> Result<Page<AuditEntry>> {
+pub async fn query_audit(
+    ops: &Ops,
+    p: &Principal,
+    filter: &AuditFilter,
+    page: &PageRequest,
+) -> Result<Page<AuditEntry>> {
     let limit = page.limit()?;
     let since = parse_instant("since", filter.since.as_deref())?;
     let until = parse_instant("until", filter.until.as_deref())?;
@@ -114,7 +123,11 @@ impl JobQuery {
 ///
 /// Dead letters by default: jobs that failed every attempt, with their last error.
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(JobQuery), responses((status = 200, body = Page<JobRecord>)), security(("bearer" = ["jobs:read"])))]
-async fn tenant_jobs(State(ops): State<Ops>, p: Principal, ApiQuery(q): ApiQuery<JobQuery>) -> Result<Json<Page<JobRecord>>> {
+async fn tenant_jobs(
+    State(ops): State<Ops>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<JobQuery>,
+) -> Result<Json<Page<JobRecord>>> {
     let page = q.page();
     let limit = page.limit()?;
     let mut tx = ops.db.tenant_read(p.tenant()?).await?;
@@ -125,7 +138,12 @@ async fn tenant_jobs(State(ops): State<Ops>, p: Principal, ApiQuery(q): ApiQuery
 /// Retry a dead job
 #[utoipa::path(post, path = "/api/v1/jobs/{job_id}/retry", tag = "jobs", params(("job_id" = String, Path,)),
     responses((status = 202), (status = 404, body = Problem)), security(("bearer" = ["jobs:manage"])))]
-async fn retry_tenant_job(State(ops): State<Ops>, p: Principal, AuditActor(a): AuditActor, ApiPath(job_id): ApiPath<jobs::JobId>) -> Result<StatusCode> {
+async fn retry_tenant_job(
+    State(ops): State<Ops>,
+    p: Principal,
+    AuditActor(a): AuditActor,
+    ApiPath(job_id): ApiPath<jobs::JobId>,
+) -> Result<StatusCode> {
     let mut tx = ops.db.tenant(p.tenant()?).await?;
     jobs::retry(&mut tx, job_id.as_str()).await?;
     audit::record(&mut tx, &a, audit::Change::new("job.retried", "job", Some(job_id.as_str()))).await?;

@@ -16,7 +16,12 @@ pub fn templates(b: &mut TemplatesBuilder) {
         .template("ops/api_docs.html", include_str!("../templates/api_docs.html"))
         .translations(Locale::En, include_str!("../i18n/en.json"))
         .translations(Locale::De, include_str!("../i18n/de.json"))
-        .nav(NavItem { href: "/app/audit", label: "nav.audit", requirement: Requirement::Tenant(Permission::AuditRead), order: 50 })
+        .nav(NavItem {
+            href: "/app/audit",
+            label: "nav.audit",
+            requirement: Requirement::Tenant(Permission::AuditRead),
+            order: 50,
+        })
         .nav(NavItem { href: "/platform/system", label: "nav.system", requirement: Requirement::Platform, order: 110 });
 }
 
@@ -27,10 +32,18 @@ pub fn routes(ops: Ops) -> Routes {
         .with_state(ops)
 }
 
-async fn audit_page(State(ops): State<Ops>, page: Page, principal: Principal, ApiQuery(q): ApiQuery<AuditQuery>) -> Response {
+async fn audit_page(
+    State(ops): State<Ops>,
+    page: Page,
+    principal: Principal,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Response {
     let (filter, paging) = q.split();
     match query_audit(&ops, &principal, &filter, &paging).await {
-        Ok(result) => page.render("ops/audit.html", json!({ "entries": result.items, "next_cursor": result.next_cursor, "filter": filter_json(&q) })),
+        Ok(result) => page.render(
+            "ops/audit.html",
+            json!({ "entries": result.items, "next_cursor": result.next_cursor, "filter": filter_json(&q) }),
+        ),
         Err(e) => page.error(e),
     }
 }

@@ -13,7 +13,5 @@
 mod queue;
 mod worker;
 
-pub use queue::{
-    counts, enqueue, list, recover_orphans, retry, Job, JobCounts, JobId, JobRecord, JobState, NewJob,
-};
+pub use queue::{counts, enqueue, list, recover_orphans, retry, Job, JobCounts, JobId, JobRecord, JobState, NewJob};
 pub use worker::{JobError, JobHandler, JobRegistry, Worker, WorkerConfig};

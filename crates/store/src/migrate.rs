@@ -32,7 +32,12 @@ macro_rules! migration {
             sqlite_up: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite/", $file, ".up.sql")),
             sqlite_down: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite/", $file, ".down.sql")),
             postgres_up: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres/", $file, ".up.sql")),
-            postgres_down: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres/", $file, ".down.sql")),
+            postgres_down: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/migrations/postgres/",
+                $file,
+                ".down.sql"
+            )),
         }
     };
 }
@@ -58,7 +63,7 @@ impl Migration {
 }
 
 /// Serialises concurrent `migrate` runs of several replicas on PostgreSQL.
-const MIGRATION_LOCK_KEY: i64 = 0x6672_6f6e_7464_6b;
+const MIGRATION_LOCK_KEY: i64 = 0x0066_726f_6e74_646b;
 
 /// Applies every pending migration, in order. Returns how many were applied.
 pub async fn run(config: &DbConfig, migrations: &[Migration]) -> StoreResult<usize> {

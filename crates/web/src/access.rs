@@ -38,7 +38,8 @@ impl Role {
         use Permission::*;
         // Later capabilities add their permissions to these rows.
         let read = [TenantRead, MembersRead];
-        let admin = [TenantManage, MembersManage, ApiKeysRead, ApiKeysManage, AuditRead, OutboxRead, JobsRead, JobsManage];
+        let admin =
+            [TenantManage, MembersManage, ApiKeysRead, ApiKeysManage, AuditRead, OutboxRead, JobsRead, JobsManage];
         match self {
             Role::Viewer | Role::Member => PermissionSet::from_iter(read),
             Role::Admin => PermissionSet::from_iter(read.into_iter().chain(admin)),
@@ -170,10 +171,17 @@ pub const PLATFORM_SCOPE: &str = "platform:operate";
 #[serde(rename_all = "snake_case")]
 pub enum Credential {
     /// Dashboard cookie; unsafe methods need the CSRF token.
-    Session { session_id: String, csrf_token: String },
+    Session {
+        session_id: String,
+        csrf_token: String,
+    },
     /// JWT access token from `/api/v1/auth/token`.
-    AccessToken { family_id: String },
-    ApiKey { key_id: String },
+    AccessToken {
+        family_id: String,
+    },
+    ApiKey {
+        key_id: String,
+    },
 }
 
 /// The authenticated caller of a request.
@@ -209,7 +217,9 @@ pub struct TenantChoice {
 impl Principal {
     /// The tenant of a tenant-scoped request (the middleware has checked it exists).
     pub fn tenant(&self) -> Result<&TenantId, Error> {
-        self.tenant_id.as_ref().ok_or_else(|| Error::forbidden("This request needs a tenant; you are not a member of one."))
+        self.tenant_id
+            .as_ref()
+            .ok_or_else(|| Error::forbidden("This request needs a tenant; you are not a member of one."))
     }
 
     pub fn can(&self, p: Permission) -> bool {
@@ -235,30 +245,6 @@ impl Principal {
             Requirement::Tenant(p) => self.can(p),
             Requirement::Platform => self.platform_operator,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn matrix_is_monotonic_and_viewer_cannot_change_anything() {
-        let order = [Role::Viewer, Role::Member, Role::Admin, Role::Owner];
-        for pair in order.windows(2) {
-            assert!(pair[0].permissions().is_subset_of(pair[1].permissions()), "{:?} ⊄ {:?}", pair[0], pair[1]);
-        }
-        for p in Role::Viewer.permissions().iter() {
-            assert!(p.as_str().ends_with(":read"), "viewer may only read, has {p}");
-        }
-        assert!(!Role::Admin.permissions().contains(Permission::TenantOwn));
-    }
-
-    #[test]
-    fn csv_round_trip() {
-        let set = Role::Admin.permissions();
-        assert_eq!(PermissionSet::from_csv(&set.to_csv()), set);
-        assert_eq!(PermissionSet::from_csv("tenant:read,bogus"), PermissionSet::from_iter([Permission::TenantRead]));
     }
 }
 
@@ -290,5 +276,29 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AuditActor {
             _ => ("user", principal.user_id.clone()),
         };
         Ok(AuditActor(frontdesk_store::audit::Actor { kind, id, label: principal.label.clone(), via, ip, request_id }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matrix_is_monotonic_and_viewer_cannot_change_anything() {
+        let order = [Role::Viewer, Role::Member, Role::Admin, Role::Owner];
+        for pair in order.windows(2) {
+            assert!(pair[0].permissions().is_subset_of(pair[1].permissions()), "{:?} ⊄ {:?}", pair[0], pair[1]);
+        }
+        for p in Role::Viewer.permissions().iter() {
+            assert!(p.as_str().ends_with(":read"), "viewer may only read, has {p}");
+        }
+        assert!(!Role::Admin.permissions().contains(Permission::TenantOwn));
+    }
+
+    #[test]
+    fn csv_round_trip() {
+        let set = Role::Admin.permissions();
+        assert_eq!(PermissionSet::from_csv(&set.to_csv()), set);
+        assert_eq!(PermissionSet::from_csv("tenant:read,bogus"), PermissionSet::from_iter([Permission::TenantRead]));
     }
 }

@@ -61,11 +61,8 @@ async fn check(ctx: &WebContext, mut request: Request) -> Result<Request, Respon
     };
     let presented = presented_credentials(request.headers());
     // Browsers navigating to a page are sent to the log-in form; API clients get a 401.
-    let is_page = request
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"));
+    let is_page =
+        request.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
     if requirement == Requirement::Public {
         // Pages like the log-in form still like to know who is there; failures are ignored.
         if let Some(p) = presented.filter(|p| matches!(p, Presented::Session(_))) {
@@ -83,7 +80,8 @@ async fn check(ctx: &WebContext, mut request: Request) -> Result<Request, Respon
         Ok(p) => p,
         Err(Error::Unauthenticated { .. }) if is_page && method == Method::GET => {
             let next = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/app");
-            let target = format!("/login?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
+            let target =
+                format!("/login?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
             return Err(Redirect::to(&target).into_response());
         }
         Err(e) => return Err(e.into_response()),
@@ -144,7 +142,8 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// header (scripts) or the `_csrf` field of a url-encoded form (dashboard forms). The body is
 /// read here and handed on unchanged.
 async fn verify_csrf(request: Request, expected: &str) -> Result<Request, Response> {
-    let refuse = || Error::forbidden("The CSRF token is missing or wrong; reload the page and try again.").into_response();
+    let refuse =
+        || Error::forbidden("The CSRF token is missing or wrong; reload the page and try again.").into_response();
     if let Some(token) = request.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
         return if frontdesk_kernel::crypto::constant_time_eq(token.as_bytes(), expected.as_bytes()) {
             Ok(request)

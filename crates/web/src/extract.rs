@@ -70,7 +70,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         let de = serde_urlencoded_compat::Deserializer::new(query);
         serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
             let field = e.path().to_string();
-            Error::Validation(vec![FieldError::new(if field == "." { String::new() } else { field }, "invalid", e.inner().to_string())])
+            Error::Validation(vec![FieldError::new(
+                if field == "." { String::new() } else { field },
+                "invalid",
+                e.inner().to_string(),
+            )])
         })
     }
 }
@@ -83,7 +87,10 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Path::<T>::from_request_parts(parts, state).await.map(|p| ApiPath(p.0)).map_err(|_| Error::NotFound)
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|_| Error::NotFound)
     }
 }
 
@@ -192,7 +199,11 @@ mod serde_urlencoded_compat {
             visitor.visit_enum(self.0.into_deserializer())
         }
 
-        fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, Self::Error> {
+        fn deserialize_newtype_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            visitor: V,
+        ) -> Result<V::Value, Self::Error> {
             visitor.visit_newtype_struct(self)
         }
 

@@ -63,7 +63,11 @@ impl HttpMetrics {
         for ((method, route), s) in rows {
             let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
             for (i, bound) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "frontdesk_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}", s.buckets[i]);
+                let _ = writeln!(
+                    out,
+                    "frontdesk_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}",
+                    s.buckets[i]
+                );
             }
             let _ = writeln!(out, "frontdesk_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", s.count);
             let _ = writeln!(out, "frontdesk_http_request_duration_seconds_sum{{{labels}}} {}", s.sum_secs);

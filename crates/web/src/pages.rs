@@ -56,8 +56,8 @@ impl TemplatesBuilder {
 
     /// Adds a flat JSON object of `key → text`. Malformed catalogs fail loudly at start-up.
     pub fn translations(&mut self, locale: Locale, json: &'static str) -> &mut Self {
-        let entries: BTreeMap<String, String> =
-            serde_json::from_str(json).unwrap_or_else(|e| panic!("translation catalog for {locale:?} is not valid: {e}"));
+        let entries: BTreeMap<String, String> = serde_json::from_str(json)
+            .unwrap_or_else(|e| panic!("translation catalog for {locale:?} is not valid: {e}"));
         self.catalogs.entry(locale).or_default().extend(entries);
         self
     }
@@ -82,8 +82,12 @@ impl TemplatesBuilder {
         }
         let catalogs = Arc::new(self.catalogs);
         let for_t = catalogs.clone();
-        env.add_function("t", move |state: &JinjaState, key: &str| -> String { translate(&for_t, locale_of(state), key) });
-        env.add_filter("datetime", |ms: i64| frontdesk_kernel::time::to_rfc3339(ms).replace('T', " ").chars().take(16).collect::<String>());
+        env.add_function("t", move |state: &JinjaState, key: &str| -> String {
+            translate(&for_t, locale_of(state), key)
+        });
+        env.add_filter("datetime", |ms: i64| {
+            frontdesk_kernel::time::to_rfc3339(ms).replace('T', " ").chars().take(16).collect::<String>()
+        });
         let mut nav = self.nav;
         nav.sort_by_key(|n| n.order);
         Ok(Templates { env, catalogs, nav })
@@ -154,7 +158,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Page {
             .and_then(|c| Locale::parse(&c).ok())
             .or_else(|| principal.as_ref().and_then(|p| p.locale))
             .or_else(|| {
-                parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(Locale::from_accept_language)
+                parts
+                    .headers
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(Locale::from_accept_language)
             })
             .unwrap_or_default();
         Ok(Page {
@@ -184,7 +192,7 @@ impl Page {
                 .nav
                 .iter()
                 .filter(|n| p.satisfies(n.requirement))
-                .map(|n| NavLink { href: n.href, label: n.label, active: self.path.starts_with(n.href) })
+                .map(|n| NavLink { href: n.href, label: n.label, active: is_active(&self.path, n.href) })
                 .collect(),
             None => Vec::new(),
         };
@@ -199,7 +207,9 @@ impl Page {
                 csrf => match &p.credential { crate::Credential::Session { csrf_token, .. } => Some(csrf_token.clone()), _ => None },
             }
         });
-        let notice = url::form_urlencoded::parse(self.query.as_bytes()).find(|(k, _)| k == "notice").map(|(_, v)| v.into_owned());
+        let notice = url::form_urlencoded::parse(self.query.as_bytes())
+            .find(|(k, _)| k == "notice")
+            .map(|(_, v)| v.into_owned());
         let ctx = context! {
             locale => self.locale.as_str(),
             path => self.path,
@@ -225,6 +235,11 @@ impl Page {
     }
 }
 
+/// A nav link is current on its own page and below it; the overview (`/app`) only on itself.
+fn is_active(path: &str, href: &str) -> bool {
+    path == href || (href != "/app" && path.starts_with(href) && path[href.len()..].starts_with('/'))
+}
+
 /// Static files of the dashboard, embedded in the binary.
 pub struct Asset {
     pub path: &'static str,
@@ -238,7 +253,10 @@ pub const ASSETS: &[Asset] = &[
 ];
 
 /// `GET /assets/{file}`: embedded assets with a strong ETag.
-pub async fn serve_asset(axum::extract::Path(file): axum::extract::Path<String>, headers: axum::http::HeaderMap) -> Response {
+pub async fn serve_asset(
+    axum::extract::Path(file): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
     let Some(asset) = ASSETS.iter().find(|a| a.path == file) else {
         return Error::NotFound.into_response();
     };

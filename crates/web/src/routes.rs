@@ -57,17 +57,18 @@ impl RouteTable {
     pub fn add_openapi(&mut self, doc: &mut OpenApi) -> Result<(), RouteError> {
         for (path, item) in doc.paths.paths.iter_mut() {
             for (method, op) in operations_mut(item) {
-                let declared = op.security.as_ref().map(|reqs| {
-                    reqs.iter().filter_map(|r| serde_json::to_value(r).ok()).collect::<Vec<_>>()
-                });
+                let declared = op
+                    .security
+                    .as_ref()
+                    .map(|reqs| reqs.iter().filter_map(|r| serde_json::to_value(r).ok()).collect::<Vec<_>>());
                 let Some(reqs) = declared else {
                     return Err(RouteError::Undeclared { method, path: path.clone() });
                 };
                 // utoipa writes `security(())` as `[{}]`.
                 let scopes: Option<Vec<String>> = reqs.iter().find_map(|r| {
-                    r.get("bearer").and_then(|s| s.as_array()).map(|a| {
-                        a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
-                    })
+                    r.get("bearer")
+                        .and_then(|s| s.as_array())
+                        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
                 });
                 let req = match scopes {
                     None => {
@@ -78,9 +79,13 @@ impl RouteTable {
                         let req = match scopes.first().map(String::as_str) {
                             None => Requirement::Authenticated,
                             Some(PLATFORM_SCOPE) => Requirement::Platform,
-                            Some(s) => Requirement::Tenant(Permission::parse(s).ok_or_else(|| {
-                                RouteError::UnknownScope { method: method.clone(), path: path.clone(), scope: s.to_owned() }
-                            })?),
+                            Some(s) => {
+                                Requirement::Tenant(Permission::parse(s).ok_or_else(|| RouteError::UnknownScope {
+                                    method: method.clone(),
+                                    path: path.clone(),
+                                    scope: s.to_owned(),
+                                })?)
+                            }
                         };
                         op.security = Some(vec![
                             utoipa::openapi::security::SecurityRequirement::new("bearer", scopes.clone()),

@@ -33,7 +33,9 @@ pub fn compose(app: Router, ctx: Arc<WebContext>) -> Router {
         .layer(cors)
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn_with_state(ctx, observe))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| Error::internal("handler panicked").into_response()))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            Error::internal("handler panicked").into_response()
+        }))
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {
@@ -53,12 +55,15 @@ async fn observe(State(ctx): State<Arc<WebContext>>, mut request: Request, next:
         .headers()
         .get(&X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .filter(|v| {
+            !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
         .map(str::to_owned)
         .unwrap_or_else(|| format!("req_{}", frontdesk_kernel::id::new_body()));
     let ip = client_ip(&request, ctx.config.trust_proxy);
     let method = request.method().clone();
-    let route = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let route =
+        request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
     request.extensions_mut().insert(crate::RequestId(request_id.clone()));
     request.extensions_mut().insert(ClientIp(ip.clone()));
     let span = tracing::info_span!("http", request_id = %request_id, method = %method, route = %route, ip = %ip,
@@ -91,7 +96,11 @@ fn client_ip(request: &Request, trust_proxy: bool) -> String {
             }
         }
     }
-    request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "unknown".into())
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Headers that close common browser attack paths. Pages use only our own scripts and styles.

@@ -96,8 +96,16 @@ async fn bad_input_is_problem_json(app: &TestApp) {
     let bodies: [(&str, &str, bool); 6] = [
         ("not json", "{nope", true),
         ("array", "[]", true),
-        ("wrong types", r#"{"email": 5, "password": [], "name": {}, "role": "EMPEROR", "tenant_name": 1, "locale": 7}"#, true),
-        ("empty strings", r#"{"email": "", "password": "", "name": "", "tenant_name": "", "refresh_token": "", "token": "", "code": "", "current_password": "", "new_password": ""}"#, false),
+        (
+            "wrong types",
+            r#"{"email": 5, "password": [], "name": {}, "role": "EMPEROR", "tenant_name": 1, "locale": 7}"#,
+            true,
+        ),
+        (
+            "empty strings",
+            r#"{"email": "", "password": "", "name": "", "tenant_name": "", "refresh_token": "", "token": "", "code": "", "current_password": "", "new_password": ""}"#,
+            false,
+        ),
         ("huge string", &huge, false),
         ("nulls", r#"{"email": null, "name": null, "role": null}"#, false),
     ];
@@ -132,7 +140,12 @@ async fn bad_input_is_problem_json(app: &TestApp) {
         }
     }
     // Query parameters and malformed ids.
-    for (path, q) in [("/api/v1/members", "limit=abc"), ("/api/v1/members", "limit=0"), ("/api/v1/api-keys", "cursor=%%%"), ("/api/v1/audit-log", "since=yesterday")] {
+    for (path, q) in [
+        ("/api/v1/members", "limit=abc"),
+        ("/api/v1/members", "limit=0"),
+        ("/api/v1/api-keys", "cursor=%%%"),
+        ("/api/v1/audit-log", "since=yesterday"),
+    ] {
         let res = authed(app.client.get(app.at(&format!("{path}?{q}"))), &cred).send().await.expect("send");
         assert!(res.status().is_client_error(), "{path}?{q}: {}", res.status());
         let v = assert_problem(res, &format!("{path}?{q}")).await;
@@ -150,7 +163,8 @@ async fn bad_input_is_problem_json(app: &TestApp) {
         .expect("send");
     assert_eq!(res.status(), 422);
     let v = assert_problem(res, "signup validation").await;
-    let fields: Vec<&str> = v["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
+    let fields: Vec<&str> =
+        v["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
     for f in ["tenant_name", "email", "password"] {
         assert!(fields.contains(&f), "{f} named in {fields:?}");
     }
@@ -165,11 +179,18 @@ async fn health_metrics_and_docs(app: &TestApp) {
         assert_eq!(res.headers().get("x-content-type-options").and_then(|v| v.to_str().ok()), Some("nosniff"));
     }
     let metrics = app.client.get(app.at("/metrics")).send().await.expect("send").text().await.expect("text");
-    assert!(metrics.contains("frontdesk_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"}"), "{metrics}");
+    assert!(
+        metrics.contains("frontdesk_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"}"),
+        "{metrics}"
+    );
     assert!(metrics.contains("frontdesk_jobs{state=\"queued\"}"));
     assert!(metrics.contains("frontdesk_http_request_duration_seconds_bucket"));
-    let doc: Value = app.client.get(app.at("/api/openapi.json")).send().await.expect("send").json().await.expect("json");
-    assert!(doc["paths"]["/api/v1/members/{member_id}"]["patch"]["description"].as_str().unwrap_or("").contains("owner"));
+    let doc: Value =
+        app.client.get(app.at("/api/openapi.json")).send().await.expect("send").json().await.expect("json");
+    assert!(doc["paths"]["/api/v1/members/{member_id}"]["patch"]["description"]
+        .as_str()
+        .unwrap_or("")
+        .contains("owner"));
     let docs = app.client.get(app.at("/api/docs")).send().await.expect("send");
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.expect("text").contains("api-keys"));

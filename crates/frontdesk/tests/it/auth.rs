@@ -28,7 +28,12 @@ async fn wrong_password_throttling(app: &TestApp) {
     // Now even the right password is refused for a while, with Retry-After.
     let res = post(app, "/api/v1/auth/token", None, json!({"email": t.email, "password": PASSWORD})).await;
     assert_eq!(res.status(), 429);
-    let retry: u64 = res.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).expect("Retry-After");
+    let retry: u64 = res
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
     assert!(retry > 0 && retry <= 15 * 60);
     // Another account is not affected by this one's throttling.
     let other = app.tenant("Other Studio").await;
@@ -40,7 +45,13 @@ both!(throttling, wrong_password_throttling);
 async fn per_ip_login_throttling(app: &TestApp) {
     let mut limited = false;
     for i in 0..40 {
-        let res = post(app, "/api/v1/auth/token", None, json!({"email": format!("nobody{i}@example.com"), "password": "whatever-it-is"})).await;
+        let res = post(
+            app,
+            "/api/v1/auth/token",
+            None,
+            json!({"email": format!("nobody{i}@example.com"), "password": "whatever-it-is"}),
+        )
+        .await;
         if res.status() == 429 {
             limited = true;
             break;
@@ -52,7 +63,8 @@ both!(ip_throttling, per_ip_login_throttling);
 
 async fn two_factor(app: &TestApp) {
     let t = app.tenant("2FA Studio").await;
-    let setup: Value = post(app, "/api/v1/me/two-factor/setup", Some(&t.access_token), json!({})).await.json().await.expect("json");
+    let setup: Value =
+        post(app, "/api/v1/me/two-factor/setup", Some(&t.access_token), json!({})).await.json().await.expect("json");
     let secret = setup["secret"].as_str().expect("secret").to_owned();
     assert!(setup["otpauth_uri"].as_str().unwrap_or("").starts_with("otpauth://totp/"));
     let now = frontdesk_kernel::time::now_ms() / 1000;
@@ -63,21 +75,49 @@ async fn two_factor(app: &TestApp) {
     let res = post(app, "/api/v1/me/two-factor/confirm", Some(&t.access_token), json!({"code": confirm_code})).await;
     assert_eq!(res.status(), 200);
     let codes: Value = res.json().await.expect("json");
-    let recovery: Vec<String> = codes["recovery_codes"].as_array().expect("codes").iter().map(|c| c.as_str().unwrap_or("").to_owned()).collect();
+    let recovery: Vec<String> = codes["recovery_codes"]
+        .as_array()
+        .expect("codes")
+        .iter()
+        .map(|c| c.as_str().unwrap_or("").to_owned())
+        .collect();
     assert_eq!(recovery.len(), 10);
 
     let res = post(app, "/api/v1/auth/token", None, json!({"email": t.email, "password": PASSWORD})).await;
     assert_eq!(code_of(res).await, (401, "mfa_required".into()));
     let code = frontdesk_identity::totp::code_at(&secret, now).expect("code");
-    let res = post(app, "/api/v1/auth/token", None, json!({"email": t.email, "password": PASSWORD, "totp_code": code})).await;
+    let res =
+        post(app, "/api/v1/auth/token", None, json!({"email": t.email, "password": PASSWORD, "totp_code": code})).await;
     assert_eq!(res.status(), 200, "password + current code signs in");
-    let res = post(app, "/api/v1/auth/token", None, json!({"email": t.email, "password": PASSWORD, "totp_code": code})).await;
+    let res =
+        post(app, "/api/v1/auth/token", None, json!({"email": t.email, "password": PASSWORD, "totp_code": code})).await;
     assert_eq!(code_of(res).await, (401, "mfa_invalid".into()), "a code works once");
-    let res = post(app, "/api/v1/auth/token", None, json!({"email": t.email, "password": PASSWORD, "recovery_code": recovery[0]})).await;
+    let res = post(
+        app,
+        "/api/v1/auth/token",
+        None,
+        json!({"email": t.email, "password": PASSWORD, "recovery_code": recovery[0]}),
+    )
+    .await;
     assert_eq!(res.status(), 200, "a recovery code signs in");
-    let res = post(app, "/api/v1/auth/token", None, json!({"email": t.email, "password": PASSWORD, "recovery_code": recovery[0]})).await;
+    let res = post(
+        app,
+        "/api/v1/auth/token",
+        None,
+        json!({"email": t.email, "password": PASSWORD, "recovery_code": recovery[0]}),
+    )
+    .await;
     assert_eq!(res.status(), 401, "a recovery code works once");
-    let me: Value = app.client.get(app.at("/api/v1/me")).bearer_auth(&t.access_token).send().await.expect("send").json().await.expect("json");
+    let me: Value = app
+        .client
+        .get(app.at("/api/v1/me"))
+        .bearer_auth(&t.access_token)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(me["two_factor"], true);
 }
 both!(two_factor_required, two_factor);
@@ -87,7 +127,8 @@ async fn refresh_reuse(app: &TestApp) {
     let res = post(app, "/api/v1/auth/refresh", None, json!({"refresh_token": t.refresh_token})).await;
     assert_eq!(res.status(), 200);
     let pair: Value = res.json().await.expect("json");
-    let (access2, refresh2) = (pair["access_token"].as_str().expect("a").to_owned(), pair["refresh_token"].as_str().expect("r").to_owned());
+    let (access2, refresh2) =
+        (pair["access_token"].as_str().expect("a").to_owned(), pair["refresh_token"].as_str().expect("r").to_owned());
     assert_ne!(refresh2, t.refresh_token);
     let res = app.client.get(app.at("/api/v1/tenant")).bearer_auth(&access2).send().await.expect("send");
     assert_eq!(res.status(), 200);
@@ -118,24 +159,52 @@ both!(refresh_token_reuse, refresh_reuse);
 
 async fn api_keys(app: &TestApp) {
     let t = app.tenant("Key Studio").await;
-    let res = post(app, "/api/v1/api-keys", Some(&t.access_token), json!({"name": "reader", "permissions": ["members:read"]})).await;
+    let res = post(
+        app,
+        "/api/v1/api-keys",
+        Some(&t.access_token),
+        json!({"name": "reader", "permissions": ["members:read"]}),
+    )
+    .await;
     assert_eq!(res.status(), 201);
     let created: Value = res.json().await.expect("json");
     let secret = created["secret"].as_str().expect("secret").to_owned();
     let key_id = created["id"].as_str().expect("id").to_owned();
     assert!(secret.starts_with(created["prefix"].as_str().expect("prefix")));
     // Listed without the secret.
-    let list = app.client.get(app.at("/api/v1/api-keys")).bearer_auth(&t.access_token).send().await.expect("send").text().await.expect("text");
+    let list = app
+        .client
+        .get(app.at("/api/v1/api-keys"))
+        .bearer_auth(&t.access_token)
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
     assert!(list.contains(&key_id) && !list.contains(&secret));
     // Scoped: may read members, may not manage keys.
-    assert_eq!(app.client.get(app.at("/api/v1/members")).bearer_auth(&secret).send().await.expect("send").status(), 200);
-    assert_eq!(app.client.get(app.at("/api/v1/api-keys")).bearer_auth(&secret).send().await.expect("send").status(), 403);
+    assert_eq!(
+        app.client.get(app.at("/api/v1/members")).bearer_auth(&secret).send().await.expect("send").status(),
+        200
+    );
+    assert_eq!(
+        app.client.get(app.at("/api/v1/api-keys")).bearer_auth(&secret).send().await.expect("send").status(),
+        403
+    );
     // A key cannot grant more than its creator has.
     let (_, viewer) = app.member(&t, "ADMIN").await;
-    let res = post(app, "/api/v1/api-keys", Some(&viewer), json!({"name": "escalate", "permissions": ["tenant:own"]})).await;
+    let res =
+        post(app, "/api/v1/api-keys", Some(&viewer), json!({"name": "escalate", "permissions": ["tenant:own"]})).await;
     assert_eq!(res.status(), 422);
     // Revoked: refused on the very next request.
-    let res = app.client.delete(app.at(&format!("/api/v1/api-keys/{key_id}"))).bearer_auth(&t.access_token).send().await.expect("send");
+    let res = app
+        .client
+        .delete(app.at(&format!("/api/v1/api-keys/{key_id}")))
+        .bearer_auth(&t.access_token)
+        .send()
+        .await
+        .expect("send");
     assert_eq!(res.status(), 204);
     let res = app.client.get(app.at("/api/v1/members")).bearer_auth(&secret).send().await.expect("send");
     assert_eq!(code_of(res).await, (401, "api_key_revoked".into()));
@@ -143,7 +212,10 @@ async fn api_keys(app: &TestApp) {
     let mut tampered = t.api_key.clone();
     tampered.pop();
     tampered.push(if t.api_key.ends_with('A') { 'B' } else { 'A' });
-    assert_eq!(app.client.get(app.at("/api/v1/tenant")).bearer_auth(&tampered).send().await.expect("send").status(), 401);
+    assert_eq!(
+        app.client.get(app.at("/api/v1/tenant")).bearer_auth(&tampered).send().await.expect("send").status(),
+        401
+    );
 }
 both!(api_key_lifecycle, api_keys);
 
@@ -166,27 +238,65 @@ async fn viewer_cannot_change_anything(app: &TestApp) {
         refused += 1;
     }
     assert!(refused >= 10);
-    assert_eq!(app.client.get(app.at("/api/v1/members")).bearer_auth(&viewer).send().await.expect("send").status(), 200);
+    assert_eq!(
+        app.client.get(app.at("/api/v1/members")).bearer_auth(&viewer).send().await.expect("send").status(),
+        200
+    );
 }
 both!(viewer_read_only, viewer_cannot_change_anything);
 
 async fn owners_are_protected(app: &TestApp) {
     let t = app.tenant("Owner Studio").await;
     let (_, admin) = app.member(&t, "ADMIN").await;
-    let members: Value = app.client.get(app.at("/api/v1/members")).bearer_auth(&t.access_token).send().await.expect("send").json().await.expect("json");
-    let owner = members["items"].as_array().expect("items").iter().find(|m| m["role"] == "OWNER").expect("owner")["id"].as_str().expect("id").to_owned();
+    let members: Value = app
+        .client
+        .get(app.at("/api/v1/members"))
+        .bearer_auth(&t.access_token)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let owner = members["items"].as_array().expect("items").iter().find(|m| m["role"] == "OWNER").expect("owner")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
     let url = app.at(&format!("/api/v1/members/{owner}"));
     // An admin can neither remove nor demote the owner.
     assert_eq!(app.client.delete(&url).bearer_auth(&admin).send().await.expect("send").status(), 403);
-    assert_eq!(app.client.patch(&url).bearer_auth(&admin).json(&json!({"role": "ADMIN"})).send().await.expect("send").status(), 403);
+    assert_eq!(
+        app.client.patch(&url).bearer_auth(&admin).json(&json!({"role": "ADMIN"})).send().await.expect("send").status(),
+        403
+    );
     // The owner cannot leave the tenant without an owner.
     let res = app.client.delete(&url).bearer_auth(&t.access_token).send().await.expect("send");
     assert_eq!(code_of(res).await, (409, "last_owner".into()));
-    let res = app.client.patch(&url).bearer_auth(&t.access_token).json(&json!({"role": "MEMBER"})).send().await.expect("send");
+    let res = app
+        .client
+        .patch(&url)
+        .bearer_auth(&t.access_token)
+        .json(&json!({"role": "MEMBER"}))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(code_of(res).await, (409, "last_owner".into()));
     // Every change is in the audit log, with who and from where.
-    let log: Value = app.client.get(app.at("/api/v1/audit-log?action=member.")).bearer_auth(&t.access_token).send().await.expect("send").json().await.expect("json");
-    assert!(log["items"].as_array().expect("items").iter().all(|e| e["action"].as_str().unwrap_or("").starts_with("member.")));
+    let log: Value = app
+        .client
+        .get(app.at("/api/v1/audit-log?action=member."))
+        .bearer_auth(&t.access_token)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert!(log["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .all(|e| e["action"].as_str().unwrap_or("").starts_with("member.")));
 }
 both!(last_owner, owners_are_protected);
 
@@ -202,33 +312,58 @@ async fn csrf_and_suspension(app: &TestApp) {
         .await
         .expect("send");
     assert_eq!(res.status(), 403);
-    let res = authed(app.client.post(app.at("/api/v1/workspaces")), &Cred::Session(t.session.0.clone(), t.session.1.clone()))
-        .json(&json!({"name": "Real"}))
-        .send()
-        .await
-        .expect("send");
+    let res =
+        authed(app.client.post(app.at("/api/v1/workspaces")), &Cred::Session(t.session.0.clone(), t.session.1.clone()))
+            .json(&json!({"name": "Real"}))
+            .send()
+            .await
+            .expect("send");
     assert_eq!(res.status(), 201);
     // A suspended tenant's credentials are refused; reactivated, they work again.
     let tid = frontdesk_kernel::TenantId::parse(&t.tenant_id).expect("id");
     let actor = frontdesk_store::audit::Actor::cli();
-    app.identity.set_tenant_status(&tid, frontdesk_identity::model::TenantStatus::Suspended, &actor).await.expect("suspend");
+    app.identity
+        .set_tenant_status(&tid, frontdesk_identity::model::TenantStatus::Suspended, &actor)
+        .await
+        .expect("suspend");
     for (name, cred) in t.creds() {
         let res = authed(app.client.get(app.at("/api/v1/tenant")), &cred).send().await.expect("send");
         assert!(res.status() == 403 || res.status() == 401, "{name} of a suspended tenant: {}", res.status());
     }
-    app.identity.set_tenant_status(&tid, frontdesk_identity::model::TenantStatus::Active, &actor).await.expect("reactivate");
-    assert_eq!(app.client.get(app.at("/api/v1/tenant")).bearer_auth(&t.api_key).send().await.expect("send").status(), 200);
+    app.identity
+        .set_tenant_status(&tid, frontdesk_identity::model::TenantStatus::Active, &actor)
+        .await
+        .expect("reactivate");
+    assert_eq!(
+        app.client.get(app.at("/api/v1/tenant")).bearer_auth(&t.api_key).send().await.expect("send").status(),
+        200
+    );
 }
 both!(csrf_suspension, csrf_and_suspension);
 
 async fn invitations(app: &TestApp) {
     let t = app.tenant("Invite Studio").await;
-    let res = post(app, "/api/v1/invitations", Some(&t.access_token), json!({"email": "new.coach@example.com", "role": "MEMBER"})).await;
+    let res = post(
+        app,
+        "/api/v1/invitations",
+        Some(&t.access_token),
+        json!({"email": "new.coach@example.com", "role": "MEMBER"}),
+    )
+    .await;
     assert_eq!(res.status(), 201);
     // The e-mail is in the outbox with the link; the worker holds it (no mail server).
     let mut link = None;
     for _ in 0..50 {
-        let outbox: Value = app.client.get(app.at("/api/v1/outbox")).bearer_auth(&t.access_token).send().await.expect("send").json().await.expect("json");
+        let outbox: Value = app
+            .client
+            .get(app.at("/api/v1/outbox"))
+            .bearer_auth(&t.access_token)
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
         let email = &outbox["items"][0];
         if email["status"] == "held" {
             let body = email["body"].as_str().unwrap_or("");
@@ -239,12 +374,33 @@ async fn invitations(app: &TestApp) {
     }
     let link = link.expect("invitation e-mail held in the outbox with its link");
     let token = link.rsplit('/').next().expect("token").to_owned();
-    let res = post(app, "/api/v1/invitations/accept", None, json!({"token": token, "name": "New Coach", "password": "another good password"})).await;
+    let res = post(
+        app,
+        "/api/v1/invitations/accept",
+        None,
+        json!({"token": token, "name": "New Coach", "password": "another good password"}),
+    )
+    .await;
     assert_eq!(res.status(), 200);
-    let res = post(app, "/api/v1/invitations/accept", None, json!({"token": token, "name": "Again", "password": "another good password"})).await;
+    let res = post(
+        app,
+        "/api/v1/invitations/accept",
+        None,
+        json!({"token": token, "name": "Again", "password": "another good password"}),
+    )
+    .await;
     assert_eq!(res.status(), 404, "an invitation is used once");
     let coach = app.token("new.coach@example.com", "another good password", Some(&t.tenant_id)).await;
-    let me: Value = app.client.get(app.at("/api/v1/me")).bearer_auth(&coach).send().await.expect("send").json().await.expect("json");
+    let me: Value = app
+        .client
+        .get(app.at("/api/v1/me"))
+        .bearer_auth(&coach)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(me["role"], "MEMBER");
 }
 both!(invitation_flow, invitations);

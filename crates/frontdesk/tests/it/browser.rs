@@ -1,1 +1,131 @@
-//! Browser tests live here once the dashboard pages land.
+//! The dashboard in a real headless Chromium: sign in with two-factor authentication, invite a
+//! member, create an API key, switch the language — as a person would.
+
+use crate::harness::{Backend, TestApp, PASSWORD};
+use crate::webdriver::Browser;
+use serde_json::{json, Value};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owner_signs_in_with_2fa_invites_and_creates_a_key() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let t = app.tenant("Browser Studio").await;
+    // Two-factor on, through the API.
+    let setup: Value = app
+        .client
+        .post(app.at("/api/v1/me/two-factor/setup"))
+        .bearer_auth(&t.access_token)
+        .send()
+        .await
+        .expect("setup")
+        .json()
+        .await
+        .expect("json");
+    let secret = setup["secret"].as_str().expect("secret").to_owned();
+    let now = frontdesk_kernel::time::now_ms() / 1000;
+    let code = frontdesk_identity::totp::code_at(&secret, now - 30).expect("code");
+    let res = app
+        .client
+        .post(app.at("/api/v1/me/two-factor/confirm"))
+        .bearer_auth(&t.access_token)
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .expect("confirm");
+    assert_eq!(res.status(), 200);
+
+    let browser = Browser::start().await;
+    // A protected page sends the visitor to the log-in form, then back.
+    browser.goto(&app.at("/app/team")).await;
+    browser.find("#login-submit").await;
+    assert!(browser.url().await.contains("/login?next="));
+    browser.fill("#f-email", &t.email).await;
+    browser.fill("#f-password", PASSWORD).await;
+    browser.click("#login-submit").await;
+    // Second step: the current code.
+    browser.find("#login-2fa-submit").await;
+    let code = frontdesk_identity::totp::code_at(&secret, frontdesk_kernel::time::now_ms() / 1000).expect("code");
+    browser.fill("#f-code", &code).await;
+    browser.click("#login-2fa-submit").await;
+    browser.find("#invite-submit").await;
+    assert!(browser.url().await.ends_with("/app/team"), "back where the visitor wanted to go");
+    browser.wait_for_text("Browser Studio").await;
+
+    // Invite a member as ADMIN.
+    browser.fill("#f-email", "coach@browser.example").await;
+    browser.click("#f-role option[value='ADMIN']").await;
+    browser.click("#invite-submit").await;
+    browser.wait_for_text("coach@browser.example").await;
+    let invitations = browser.text("#invitations").await;
+    assert!(invitations.contains("coach@browser.example"), "{invitations}");
+    let listed: Value = app
+        .client
+        .get(app.at("/api/v1/invitations"))
+        .bearer_auth(&t.access_token)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed["items"][0]["email"], "coach@browser.example");
+    assert_eq!(listed["items"][0]["role"], "ADMIN");
+
+    // Create an API key; its secret is shown once and works.
+    browser.goto(&app.at("/app/api-keys")).await;
+    browser.fill("#f-name", "Reporting export").await;
+    browser.click("#create-key-submit").await;
+    let key = browser.text("#new-key-secret").await;
+    assert!(key.starts_with("fdk_"), "secret shown: {key}");
+    let res = app.client.get(app.at("/api/v1/members")).bearer_auth(key.trim()).send().await.expect("use key");
+    assert_eq!(res.status(), 200, "the new key works");
+    browser.goto(&app.at("/app/api-keys")).await;
+    let page = browser.page_text().await;
+    assert!(page.contains("Reporting export") && !page.contains(key.trim()), "listed without its secret");
+
+    // The audit log shows what the browser did; German on request.
+    browser.goto(&app.at("/app/audit")).await;
+    browser.wait_for_text("invitation.created").await;
+    browser.wait_for_text("api_key.created").await;
+    browser.click("a[href^='/lang/de']").await;
+    browser.wait_for_text("Änderungsprotokoll").await;
+
+    // Logging out ends the session.
+    browser.goto(&app.at("/app/account")).await;
+    browser.click("form[action='/logout'] button").await;
+    browser.find("#login-submit").await;
+    browser.goto(&app.at("/app/team")).await;
+    browser.find("#login-submit").await;
+
+    browser.quit().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visitor_signs_up_and_operator_sees_the_tenant() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let browser = Browser::start().await;
+    browser.goto(&app.at("/signup")).await;
+    browser.fill("#f-tenant_name", "Salon Lina").await;
+    browser.fill("#f-name", "Lina Berg").await;
+    browser.fill("#f-email", "lina@salon.example").await;
+    browser.fill("#f-password", "a long salon password").await;
+    browser.click("#signup-submit").await;
+    browser.wait_for_text("Salon Lina").await;
+    assert!(browser.url().await.contains("/app"));
+    // A validation error is shown next to the form, not as a crash.
+    browser.goto(&app.at("/app/settings")).await;
+    browser.find("#settings-submit").await;
+
+    // The platform operator sees every tenant.
+    let operator = app.identity.create_user("ops@frontdesk.example", "Ops", PASSWORD, true).await.expect("operator");
+    let browser2 = Browser::start().await;
+    browser2.goto(&app.at("/login")).await;
+    browser2.fill("#f-email", &operator.email).await;
+    browser2.fill("#f-password", PASSWORD).await;
+    browser2.click("#login-submit").await;
+    browser2.goto(&app.at("/platform/tenants")).await;
+    browser2.wait_for_text("Salon Lina").await;
+    browser2.quit().await;
+    browser.quit().await;
+    app.stop().await;
+}

@@ -3,10 +3,9 @@
 
 use frontdesk::app;
 use frontdesk::config::Config;
-use frontdesk_identity::model::{CreateApiKeyRequest, NewTenantRequest};
+use frontdesk_identity::model::NewTenantRequest;
 use frontdesk_identity::Identity;
 use frontdesk_store::Db;
-use frontdesk_web::PermissionSet;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use tokio::sync::watch;
@@ -45,7 +44,6 @@ pub struct TenantCtx {
     pub tenant_id: String,
     pub slug: String,
     pub email: String,
-    pub password: String,
     pub access_token: String,
     pub refresh_token: String,
     pub api_key: String,
@@ -129,14 +127,6 @@ impl TestApp {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 
-    pub fn backend(&self) -> Backend {
-        if self.pg_database.is_some() {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        }
-    }
-
     pub fn at(&self, path: &str) -> String {
         format!("{}{path}", self.url)
     }
@@ -172,7 +162,6 @@ impl TestApp {
             tenant_id,
             slug,
             email,
-            password: PASSWORD.into(),
             access_token: access,
             refresh_token: refresh,
             api_key: key["secret"].as_str().expect("secret").to_owned(),
@@ -193,9 +182,14 @@ impl TestApp {
         let user = self.identity.create_user(&email, "Member", PASSWORD, false).await.expect("user");
         let mut tx = self.db.system().await.expect("tx");
         let tid = frontdesk_kernel::TenantId::parse(&tenant.tenant_id).expect("tenant id");
-        frontdesk_identity::store::insert_membership(&mut tx, &tid, &user.id, frontdesk_web::Role::parse(role).expect("role"))
-            .await
-            .expect("membership");
+        frontdesk_identity::store::insert_membership(
+            &mut tx,
+            &tid,
+            &user.id,
+            frontdesk_web::Role::parse(role).expect("role"),
+        )
+        .await
+        .expect("membership");
         tx.commit().await.expect("commit");
         (email.clone(), self.token(&email, PASSWORD, Some(&tenant.tenant_id)).await)
     }
@@ -212,29 +206,19 @@ impl TestApp {
         res.json::<Value>().await.expect("json")["access_token"].as_str().expect("access").to_owned()
     }
 
-    /// An API key with all permissions, created directly (for tenants made without the API).
-    pub async fn api_key(&self, tenant_id: &str) -> String {
-        let tid = frontdesk_kernel::TenantId::parse(tenant_id).expect("tenant id");
-        let created = self
-            .identity
-            .create_api_key_for(
-                &tid,
-                PermissionSet::all(),
-                None,
-                CreateApiKeyRequest { name: "k".into(), permissions: None, expires_in_days: None },
-                &frontdesk_store::audit::Actor::system("test"),
-            )
-            .await
-            .expect("key");
-        created.secret
-    }
-
     /// A tenant created by the operator path (no HTTP).
     pub async fn tenant_direct(&self, name: &str) -> String {
         let slug = unique("d-").chars().take(20).collect::<String>();
-        let req = NewTenantRequest { tenant_name: name.into(), slug: Some(slug), time_zone: None, locale: None, industry: None };
+        let req = NewTenantRequest {
+            tenant_name: name.into(),
+            slug: Some(slug),
+            time_zone: None,
+            locale: None,
+            industry: None,
+        };
         let email = format!("{}@example.com", unique("o-"));
-        let (t, _) = self.identity.create_tenant_with_owner(req, &email, "Owner", Some(PASSWORD)).await.expect("tenant");
+        let (t, _) =
+            self.identity.create_tenant_with_owner(req, &email, "Owner", Some(PASSWORD)).await.expect("tenant");
         t.id.to_string()
     }
 }
@@ -268,7 +252,8 @@ pub fn authed(rb: reqwest::RequestBuilder, cred: &Cred) -> reqwest::RequestBuild
 
 async fn admin_exec(sql: &str) {
     use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&postgres_admin_url()).await.expect("connect to the test PostgreSQL server");
+    let mut conn =
+        sqlx::PgConnection::connect(&postgres_admin_url()).await.expect("connect to the test PostgreSQL server");
     sqlx::query(sql).execute(&mut conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
     let _ = conn.close().await;
 }

@@ -19,7 +19,14 @@ fn body_for(method: &str, path: &str) -> Value {
 /// Everything tenant A has, as A sees it (to prove B changed nothing).
 async fn snapshot(app: &TestApp, a: &TenantCtx) -> Vec<String> {
     let mut out = Vec::new();
-    for path in ["/api/v1/tenant", "/api/v1/workspaces", "/api/v1/members", "/api/v1/invitations", "/api/v1/api-keys?limit=200", "/api/v1/outbox"] {
+    for path in [
+        "/api/v1/tenant",
+        "/api/v1/workspaces",
+        "/api/v1/members",
+        "/api/v1/invitations",
+        "/api/v1/api-keys?limit=200",
+        "/api/v1/outbox",
+    ] {
         let res = app.client.get(app.at(path)).bearer_auth(&a.access_token).send().await.expect("send");
         assert_eq!(res.status(), 200, "A reads {path}");
         let mut v: Value = res.json().await.expect("json");
@@ -39,9 +46,26 @@ async fn snapshot(app: &TestApp, a: &TenantCtx) -> Vec<String> {
 /// Every id that A's lists show.
 async fn ids_of(app: &TestApp, a: &TenantCtx) -> Vec<String> {
     let mut ids = vec![a.tenant_id.clone()];
-    for path in ["/api/v1/workspaces", "/api/v1/members", "/api/v1/invitations", "/api/v1/api-keys", "/api/v1/outbox", "/api/v1/audit-log?limit=200"] {
-        let v: Value = app.client.get(app.at(path)).bearer_auth(&a.access_token).send().await.expect("send").json().await.expect("json");
-        let items = v.get("items").and_then(|i| i.as_array()).cloned().or_else(|| v.as_array().cloned()).unwrap_or_default();
+    for path in [
+        "/api/v1/workspaces",
+        "/api/v1/members",
+        "/api/v1/invitations",
+        "/api/v1/api-keys",
+        "/api/v1/outbox",
+        "/api/v1/audit-log?limit=200",
+    ] {
+        let v: Value = app
+            .client
+            .get(app.at(path))
+            .bearer_auth(&a.access_token)
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        let items =
+            v.get("items").and_then(|i| i.as_array()).cloned().or_else(|| v.as_array().cloned()).unwrap_or_default();
         for item in items {
             for key in ["id", "user_id"] {
                 if let Some(id) = item[key].as_str() {
@@ -108,7 +132,11 @@ async fn walk(app: &TestApp) {
                     checked += 1;
                 }
             } else {
-                let res = authed(request(app, &method, &app.at(&path)), &cred).json(&body_for(&method, &path)).send().await.expect("send");
+                let res = authed(request(app, &method, &app.at(&path)), &cred)
+                    .json(&body_for(&method, &path))
+                    .send()
+                    .await
+                    .expect("send");
                 let status = res.status();
                 let text = res.text().await.unwrap_or_default();
                 assert!(status.as_u16() < 500, "{cred_name} {method} {path}: {status} {text}");

@@ -67,22 +67,41 @@ async fn queue_semantics(app: &TestApp) {
 
     let mut tx = app.db.tenant(&tenant).await.expect("tx");
     for n in 1..=5 {
-        jobs::enqueue(&mut tx, NewJob::new("test.record", &json!({"n": n})).expect("job").ordered_by("conv-1")).await.expect("enqueue");
+        jobs::enqueue(&mut tx, NewJob::new("test.record", &json!({"n": n})).expect("job").ordered_by("conv-1"))
+            .await
+            .expect("enqueue");
     }
     jobs::enqueue(&mut tx, NewJob::new("test.flaky", &json!({})).expect("job").max_attempts(5)).await.expect("enqueue");
-    jobs::enqueue(&mut tx, NewJob::new("test.broken", &json!({})).expect("job").max_attempts(3)).await.expect("enqueue");
-    jobs::enqueue(&mut tx, NewJob::new("test.bad_payload", &json!({"not": "bytes"})).expect("job")).await.expect("enqueue");
+    jobs::enqueue(&mut tx, NewJob::new("test.broken", &json!({})).expect("job").max_attempts(3))
+        .await
+        .expect("enqueue");
+    jobs::enqueue(&mut tx, NewJob::new("test.bad_payload", &json!({"not": "bytes"})).expect("job"))
+        .await
+        .expect("enqueue");
     let later = frontdesk_kernel::time::now_ms() + 600;
-    jobs::enqueue(&mut tx, NewJob::new("test.record", &json!({"n": 99})).expect("job").at(later)).await.expect("enqueue");
-    let first = jobs::enqueue(&mut tx, NewJob::new("test.record", &json!({"n": 50})).expect("job").dedupe("once")).await.expect("enqueue");
-    let second = jobs::enqueue(&mut tx, NewJob::new("test.record", &json!({"n": 51})).expect("job").dedupe("once")).await.expect("enqueue");
+    jobs::enqueue(&mut tx, NewJob::new("test.record", &json!({"n": 99})).expect("job").at(later))
+        .await
+        .expect("enqueue");
+    let first = jobs::enqueue(&mut tx, NewJob::new("test.record", &json!({"n": 50})).expect("job").dedupe("once"))
+        .await
+        .expect("enqueue");
+    let second = jobs::enqueue(&mut tx, NewJob::new("test.record", &json!({"n": 51})).expect("job").dedupe("once"))
+        .await
+        .expect("enqueue");
     assert!(first.is_some() && second.is_none(), "a dedupe key enqueues once");
     tx.commit().await.expect("commit");
 
     let (stop, rx) = watch::channel(false);
     let worker = tokio::spawn(Worker::new(app.db.clone(), registry, fast()).run(rx));
     let settled = async || count(app, JobState::Dead).await == 2 && count(app, JobState::Queued).await == 0;
-    if tokio::time::timeout(Duration::from_secs(8), async { while !settled().await { tokio::time::sleep(Duration::from_millis(20)).await } }).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(8), async {
+        while !settled().await {
+            tokio::time::sleep(Duration::from_millis(20)).await
+        }
+    })
+    .await
+    .is_err()
+    {
         let mut tx = app.db.system_read().await.expect("tx");
         let mut all = Vec::new();
         for s in [JobState::Queued, JobState::Running, JobState::Dead] {
@@ -95,7 +114,8 @@ async fn queue_semantics(app: &TestApp) {
     let _ = worker.await;
 
     let runs = runs.lock().expect("lock").clone();
-    let ordered: Vec<String> = runs.iter().filter(|(k, _)| ["1", "2", "3", "4", "5"].contains(&k.as_str())).map(|(k, _)| k.clone()).collect();
+    let ordered: Vec<String> =
+        runs.iter().filter(|(k, _)| ["1", "2", "3", "4", "5"].contains(&k.as_str())).map(|(k, _)| k.clone()).collect();
     assert_eq!(ordered, ["1", "2", "3", "4", "5"], "jobs with one ordering key run in order");
     assert!(runs.iter().any(|(k, _)| k == "50") && !runs.iter().any(|(k, _)| k == "51"));
     let mut tx = app.db.system_read().await.expect("tx");
@@ -129,7 +149,9 @@ async fn lease_expiry(app: &TestApp) {
         Ok(())
     });
     let (stop1, rx1) = watch::channel(false);
-    let crashed = tokio::spawn(Worker::new(app.db.clone(), stuck, WorkerConfig { lease: Duration::from_millis(400), ..fast() }).run(rx1));
+    let crashed = tokio::spawn(
+        Worker::new(app.db.clone(), stuck, WorkerConfig { lease: Duration::from_millis(400), ..fast() }).run(rx1),
+    );
     until(async || count(app, JobState::Running).await == 1, "the claim").await;
     crashed.abort(); // the process dies mid-job
     let _ = stop1;

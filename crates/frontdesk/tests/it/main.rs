@@ -9,3 +9,4 @@ mod browser;
 mod isolation;
 mod jobs;
 mod storage;
+mod webdriver;

@@ -44,9 +44,15 @@ async fn edited_migration_is_refused() {
 async fn sqlite_runs_in_wal_mode() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let mut tx = app.db.system_read().await.expect("tx");
-    let mode: String = frontdesk_store::query_scalar("PRAGMA journal_mode").fetch_one(frontdesk_store::Tx::conn(&mut tx)).await.expect("pragma");
+    let mode: String = frontdesk_store::query_scalar("PRAGMA journal_mode")
+        .fetch_one(frontdesk_store::Tx::conn(&mut tx))
+        .await
+        .expect("pragma");
     assert_eq!(mode, "wal");
-    let fk: i64 = frontdesk_store::query_scalar("PRAGMA foreign_keys").fetch_one(frontdesk_store::Tx::conn(&mut tx)).await.expect("pragma");
+    let fk: i64 = frontdesk_store::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(frontdesk_store::Tx::conn(&mut tx))
+        .await
+        .expect("pragma");
     assert_eq!(fk, 1);
     drop(tx);
     app.stop().await;
@@ -90,26 +96,40 @@ async fn postgres_rls_hides_everything_without_a_tenant() {
         assert!(flags.get::<bool, _>(0) && flags.get::<bool, _>(1), "{table} has ENABLE and FORCE row level security");
     }
     sqlx::query("SET ROLE frontdesk_app").execute(&mut conn).await.expect("set role");
-    let is_super: bool = sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetch_one(&mut conn).await.expect("role");
+    let is_super: bool = sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        .fetch_one(&mut conn)
+        .await
+        .expect("role");
     assert!(!is_super, "the application role is not a superuser");
     for table in &tables {
         if user_tables.contains(&table.as_str()) {
             continue;
         }
-        let visible: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&mut conn).await.expect("count");
+        let visible: i64 =
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&mut conn).await.expect("count");
         assert_eq!(visible, 0, "{table}: the application role sees nothing without a tenant");
     }
     // With A's tenant set (transaction-local), only A's rows.
     let mut tx = conn.begin().await.expect("begin");
-    sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(&a.tenant_id).execute(&mut *tx).await.expect("set");
-    let foreign: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE tenant_id <> $1").bind(&a.tenant_id).fetch_one(&mut *tx).await.expect("count");
+    sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+        .bind(&a.tenant_id)
+        .execute(&mut *tx)
+        .await
+        .expect("set");
+    let foreign: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE tenant_id <> $1")
+        .bind(&a.tenant_id)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("count");
     assert_eq!(foreign, 0);
     let own: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM memberships").fetch_one(&mut *tx).await.expect("count");
     assert_eq!(own, 1);
     // Writing a row for another tenant is refused by the policy.
-    let err = sqlx::query("INSERT INTO workspaces (tenant_id, id, name, created_at, updated_at) VALUES ('ten_other', 'wsp_x', 'x', 0, 0)")
-        .execute(&mut *tx)
-        .await;
+    let err = sqlx::query(
+        "INSERT INTO workspaces (tenant_id, id, name, created_at, updated_at) VALUES ('ten_other', 'wsp_x', 'x', 0, 0)",
+    )
+    .execute(&mut *tx)
+    .await;
     assert!(err.is_err(), "WITH CHECK refuses a row of another tenant");
     drop(tx);
     // The setting does not outlive its transaction.

@@ -25,12 +25,7 @@ pub(crate) struct Profile {
 
 impl Profile {
     fn new(bins: usize, period_secs: i64) -> Self {
-        Profile {
-            bin_secs: period_secs / bins as i64,
-            period_secs,
-            mean: vec![0.0; bins],
-            updates: vec![0; bins],
-        }
+        Profile { bin_secs: period_secs / bins as i64, period_secs, mean: vec![0.0; bins], updates: vec![0; bins] }
     }
 
     fn bin(&self, ts: i64) -> usize {
@@ -135,10 +130,7 @@ impl Baseline {
 
     pub fn forecast(&self, ts: i64, dt_steps: f64) -> Forecast {
         let k = self.chosen(ts);
-        Forecast {
-            fast: self.predict(k, ts, dt_steps),
-            slow: self.slow_level + self.season(k, ts),
-        }
+        Forecast { fast: self.predict(k, ts, dt_steps), slow: self.slow_level + self.season(k, ts) }
     }
 
     /// Mean absolute error of the model in use.
@@ -146,15 +138,7 @@ impl Baseline {
         self.models[self.chosen(ts)].mae
     }
 
-    pub fn update(
-        &mut self,
-        ts: i64,
-        x: f64,
-        step: f64,
-        dt_steps: f64,
-        floor: f64,
-        p: &DetectorParams,
-    ) {
+    pub fn update(&mut self, ts: i64, x: f64, step: f64, dt_steps: f64, floor: f64, p: &DetectorParams) {
         if !self.started {
             self.started = true;
             self.first_ts = ts;
@@ -178,8 +162,7 @@ impl Baseline {
             let err = (x - predicted).abs().min(p.scale_clip * m.mae.max(floor));
             m.mae += a_err * (err - m.mae);
             let new_level = m.level + m.trend + a_fast * (x - season - m.level - m.trend);
-            m.trend = p.trend_damping
-                * (m.trend + p.trend_rate * ((new_level - m.level) / steps - m.trend));
+            m.trend = p.trend_damping * (m.trend + p.trend_rate * ((new_level - m.level) / steps - m.trend));
             m.level = new_level;
         }
         let deviation = x - self.slow_level;

@@ -122,10 +122,7 @@ mod tests {
         }
         assert_eq!(last, 0.0, "a pattern seen twenty times is familiar");
         // Same levels, new order: the longer contexts are new.
-        let novel = [70.0, 0.0, 60.0, 10.0, 50.0, 20.0]
-            .iter()
-            .map(|&v| c.observe(v, 8.0))
-            .fold(0.0, f64::max);
+        let novel = [70.0, 0.0, 60.0, 10.0, 50.0, 20.0].iter().map(|&v| c.observe(v, 8.0)).fold(0.0, f64::max);
         assert!(novel > 0.0);
     }
 

@@ -29,19 +29,14 @@ impl Gate {
             self.reference
         };
         let beats = raw > bar;
-        let score = if beats {
-            raw
-        } else {
-            raw * p.suppressed_factor
-        };
+        let score = if beats { raw } else { raw * p.suppressed_factor };
         if beats {
             self.hold_level = raw;
             self.hold_left = p.suppression_steps;
         } else {
             self.hold_left -= steps;
         }
-        self.reference =
-            (self.reference * p.reference_decay).max(raw.min(self.reference + p.reference_growth));
+        self.reference = (self.reference * p.reference_decay).max(raw.min(self.reference + p.reference_growth));
         score
     }
 }
@@ -55,21 +50,15 @@ pub(crate) struct Record {
 
 impl Record {
     pub fn new() -> Self {
-        Record {
-            lo: f64::INFINITY,
-            hi: f64::NEG_INFINITY,
-        }
+        Record { lo: f64::INFINITY, hi: f64::NEG_INFINITY }
     }
 
     /// How far `v` lies outside the range seen so far, as a share of that range (0 inside, or
     /// while the range is empty or flat), then learns `v`.
     pub fn observe(&mut self, v: f64, floor: f64) -> f64 {
         let range = self.hi - self.lo;
-        let out = if range.is_finite() && range > floor {
-            (v - self.hi).max(self.lo - v).max(0.0) / range
-        } else {
-            0.0
-        };
+        let out =
+            if range.is_finite() && range > floor { (v - self.hi).max(self.lo - v).max(0.0) / range } else { 0.0 };
         self.lo = self.lo.min(v);
         self.hi = self.hi.max(v);
         out

@@ -186,12 +186,7 @@ impl Detector {
             gate: Gate::default(),
             context: Context::new(),
             range: Record::new(),
-            last: Observation {
-                score: 0.0,
-                expected_low: 0.0,
-                expected_high: 0.0,
-                expected: 0.0,
-            },
+            last: Observation { score: 0.0, expected_low: 0.0, expected_high: 0.0, expected: 0.0 },
         }
     }
 
@@ -203,10 +198,7 @@ impl Detector {
     /// Feeds one point (in time order) and returns its score. Non-finite values and points
     /// older than the last one are ignored (score 0, previous expectation).
     pub fn observe(&mut self, timestamp_secs: i64, value: f64) -> Observation {
-        let ignored = Observation {
-            score: 0.0,
-            ..self.last
-        };
+        let ignored = Observation { score: 0.0, ..self.last };
         if !value.is_finite() || self.last_ts.is_some_and(|t| timestamp_secs < t) {
             return ignored;
         }
@@ -231,11 +223,7 @@ impl Detector {
         let floor = 1e-9_f64.max(1e-6 * x.abs());
         let fc = self.baseline.forecast(timestamp_secs, dt_steps);
         let first = self.seen == 1;
-        let (r_point, r_slow) = if first {
-            (0.0, 0.0)
-        } else {
-            (x - fc.fast, x - fc.slow)
-        };
+        let (r_point, r_slow) = if first { (0.0, 0.0) } else { (x - fc.fast, x - fc.slow) };
 
         let z_point = self.point.z(r_point, floor);
         let z_slow = self.sustained.z(r_slow, floor);
@@ -249,18 +237,13 @@ impl Detector {
             self.sustained.learn_scale(r_slow, floor, p, warm);
         }
         let scale = self.baseline.scale(timestamp_secs);
-        self.baseline
-            .update(timestamp_secs, x, self.step.max(1.0), dt_steps, floor, p);
+        self.baseline.update(timestamp_secs, x, self.step.max(1.0), dt_steps, floor, p);
 
         let surprise = s_point.max(s_sustained);
         let raw = 1.0 - (-surprise).exp();
         let gated = self.gate.pass(raw, dt_steps.clamp(1.0, 1e6), p);
         let novel = self.context.observe(x, p.context_bins) > 0.0;
-        let residual_score = if novel {
-            gated
-        } else {
-            gated * p.familiar_factor
-        };
+        let residual_score = if novel { gated } else { gated * p.familiar_factor };
         let record = self.range.observe(x, floor) > p.record_tolerance;
         let score = if !warm {
             0.0
@@ -273,11 +256,7 @@ impl Detector {
         let band = self.point.q * scale.max(floor);
         let expected = if first { x } else { fc.fast };
         let obs = Observation {
-            score: if score.is_finite() {
-                score.clamp(0.0, 1.0)
-            } else {
-                0.0
-            },
+            score: if score.is_finite() { score.clamp(0.0, 1.0) } else { 0.0 },
             expected_low: expected - band,
             expected_high: expected + band,
             expected,

@@ -26,12 +26,7 @@ pub(crate) struct Stream {
 
 impl Stream {
     pub fn new() -> Self {
-        Stream {
-            scale: 0.0,
-            q: 3.0,
-            n: 0.0,
-            tail: 0.0,
-        }
+        Stream { scale: 0.0, q: 3.0, n: 0.0, tail: 0.0 }
     }
 
     /// Normalised size of a residual against the current scale, with a floor for flat series.
@@ -62,11 +57,7 @@ impl Stream {
             return 0.0;
         }
         let y = (z / self.q.max(1e-6)).ln().max(0.0);
-        let tail = if self.tail > 0.0 {
-            self.tail
-        } else {
-            TAIL_UNIT
-        };
+        let tail = if self.tail > 0.0 { self.tail } else { TAIL_UNIT };
         let s = y / tail * TAIL_UNIT;
         let up = z > self.q;
         if up {

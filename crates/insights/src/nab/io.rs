@@ -51,10 +51,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// Reads a NAB data file (`timestamp,value` with a header line).
 pub fn read_series(path: &Path) -> Result<Series, NabError> {
-    let text = fs::read_to_string(path).map_err(|source| NabError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = fs::read_to_string(path).map_err(|source| NabError::Io { path: path.to_path_buf(), source })?;
     let mut series = Series::default();
     for (idx, line) in text.lines().enumerate() {
         let line_no = idx + 1;
@@ -62,18 +59,11 @@ pub fn read_series(path: &Path) -> Result<Series, NabError> {
         if line.is_empty() || (idx == 0 && line.starts_with("timestamp")) {
             continue;
         }
-        let parse_err = |message: String| NabError::Parse {
-            path: path.to_path_buf(),
-            line: line_no,
-            message,
-        };
+        let parse_err = |message: String| NabError::Parse { path: path.to_path_buf(), line: line_no, message };
         let mut parts = line.split(',');
         let ts_text = parts.next().unwrap_or_default();
-        let value_text = parts
-            .next()
-            .ok_or_else(|| parse_err("expected `timestamp,value`".into()))?;
-        let ts = parse_timestamp(ts_text)
-            .ok_or_else(|| parse_err(format!("bad timestamp {ts_text:?}")))?;
+        let value_text = parts.next().ok_or_else(|| parse_err("expected `timestamp,value`".into()))?;
+        let ts = parse_timestamp(ts_text).ok_or_else(|| parse_err(format!("bad timestamp {ts_text:?}")))?;
         let value = value_text
             .trim()
             .trim_matches('"')
@@ -91,16 +81,12 @@ pub type Windows = HashMap<String, Vec<(i64, i64)>>;
 
 /// Reads NAB's `combined_windows.json`.
 pub fn read_windows(path: &Path) -> Result<Windows, NabError> {
-    let text = fs::read_to_string(path).map_err(|source| NabError::Io {
+    let text = fs::read_to_string(path).map_err(|source| NabError::Io { path: path.to_path_buf(), source })?;
+    let raw: HashMap<String, Vec<[String; 2]>> = serde_json::from_str(&text).map_err(|e| NabError::Parse {
         path: path.to_path_buf(),
-        source,
+        line: e.line(),
+        message: e.to_string(),
     })?;
-    let raw: HashMap<String, Vec<[String; 2]>> =
-        serde_json::from_str(&text).map_err(|e| NabError::Parse {
-            path: path.to_path_buf(),
-            line: e.line(),
-            message: e.to_string(),
-        })?;
     let mut out = Windows::with_capacity(raw.len());
     for (key, list) in raw {
         let mut windows = Vec::with_capacity(list.len());
@@ -139,10 +125,7 @@ pub fn list_csv(dir: &Path) -> Result<Vec<(String, String, PathBuf)>, NabError> 
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(current) = stack.pop() {
-        let io_err = |source| NabError::Io {
-            path: current.clone(),
-            source,
-        };
+        let io_err = |source| NabError::Io { path: current.clone(), source };
         for entry in fs::read_dir(&current).map_err(io_err)? {
             let entry = entry.map_err(io_err)?;
             let path = entry.path();
@@ -154,10 +137,7 @@ pub fn list_csv(dir: &Path) -> Result<Vec<(String, String, PathBuf)>, NabError> 
                     .and_then(|p| p.strip_prefix(dir).ok())
                     .map(|p| p.to_string_lossy().replace('\\', "/"))
                     .unwrap_or_default();
-                let name = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 out.push((category, name, path));
             }
         }
@@ -167,16 +147,8 @@ pub fn list_csv(dir: &Path) -> Result<Vec<(String, String, PathBuf)>, NabError> 
 }
 
 /// Writes a NAB result file (`timestamp,value,anomaly_score,label`), creating parent folders.
-pub fn write_results(
-    path: &Path,
-    series: &Series,
-    scores: &[f64],
-    windows: &[(usize, usize)],
-) -> Result<(), NabError> {
-    let io_err = |source| NabError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+pub fn write_results(path: &Path, series: &Series, scores: &[f64], windows: &[(usize, usize)]) -> Result<(), NabError> {
+    let io_err = |source| NabError::Io { path: path.to_path_buf(), source };
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(io_err)?;
     }
@@ -190,11 +162,7 @@ pub fn write_results(
     }
     for (i, score) in scores.iter().enumerate() {
         use std::fmt::Write as _;
-        let _ = writeln!(
-            text,
-            "{},{},{},{}",
-            series.raw_timestamps[i], series.values[i], score, label[i]
-        );
+        let _ = writeln!(text, "{},{},{},{}", series.raw_timestamps[i], series.values[i], score, label[i]);
     }
     let mut file = fs::File::create(path).map_err(io_err)?;
     file.write_all(text.as_bytes()).map_err(io_err)
@@ -220,10 +188,7 @@ mod tests {
     #[test]
     fn windows_map_to_rows() {
         let ts: Vec<i64> = (0..10).map(|i| i * 10).collect();
-        assert_eq!(
-            window_rows(&ts, &[(15, 42), (90, 200)]),
-            vec![(2, 4), (9, 9)]
-        );
+        assert_eq!(window_rows(&ts, &[(15, 42), (90, 200)]), vec![(2, 4), (9, 9)]);
         assert!(window_rows(&ts, &[(101, 200)]).is_empty());
     }
 }

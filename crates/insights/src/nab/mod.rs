@@ -23,8 +23,7 @@ use crate::detector::{Detector, DetectorParams};
 
 pub use io::{parse_timestamp, read_series, read_windows, window_rows, Series, Windows};
 pub use score::{
-    probation_rows, scaled_sigmoid, score_corpus, score_file, FileCounts, Profile, ProfileScore,
-    ScoredFile, PROFILES,
+    probation_rows, scaled_sigmoid, score_corpus, score_file, FileCounts, Profile, ProfileScore, ScoredFile, PROFILES,
 };
 
 /// Errors of the NAB runner.
@@ -79,10 +78,7 @@ impl NabReport {
 
     /// The normalised score of a profile by name (`standard`, ...).
     pub fn normalized(&self, profile: &str) -> Option<f64> {
-        self.profiles
-            .iter()
-            .find(|p| p.profile == profile)
-            .map(|p| p.normalized)
+        self.profiles.iter().find(|p| p.profile == profile).map(|p| p.normalized)
     }
 }
 
@@ -97,10 +93,7 @@ impl fmt::Display for NabReport {
             self.points_per_sec()
         )?;
         for p in &self.profiles {
-            let (tp, fn_, fp) = p
-                .files
-                .iter()
-                .fold((0, 0, 0), |(a, b, c), x| (a + x.tp, b + x.fn_, c + x.fp));
+            let (tp, fn_, fp) = p.files.iter().fold((0, 0, 0), |(a, b, c), x| (a + x.tp, b + x.fn_, c + x.fp));
             writeln!(
                 f,
                 "  {:<20} {:6.2}  (threshold {:.6}, raw {:8.3}, tp {tp}, fn {fn_}, fp {fp})",
@@ -137,11 +130,8 @@ pub fn run_corpus(
         return Err(NabError::NoData(data_dir.to_path_buf()));
     }
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<FileOutcome>>> =
-        Mutex::new((0..files.len()).map(|_| None).collect());
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, files.len());
+    let results: Mutex<Vec<Option<FileOutcome>>> = Mutex::new((0..files.len()).map(|_| None).collect());
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, files.len());
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| loop {
@@ -187,38 +177,17 @@ fn run_file(
     results_dir: &Path,
     params: &DetectorParams,
 ) -> FileOutcome {
-    let key = if category.is_empty() {
-        name.to_string()
-    } else {
-        format!("{category}/{name}")
-    };
-    let label_windows = windows
-        .get(&key)
-        .ok_or_else(|| NabError::MissingLabels(key.clone()))?;
+    let key = if category.is_empty() { name.to_string() } else { format!("{category}/{name}") };
+    let label_windows = windows.get(&key).ok_or_else(|| NabError::MissingLabels(key.clone()))?;
     let series = read_series(path)?;
     let started = Instant::now();
     let mut detector = Detector::new(params.clone());
-    let scores: Vec<f64> = series
-        .timestamps
-        .iter()
-        .zip(&series.values)
-        .map(|(&t, &v)| detector.observe(t, v).score)
-        .collect();
+    let scores: Vec<f64> =
+        series.timestamps.iter().zip(&series.values).map(|(&t, &v)| detector.observe(t, v).score).collect();
     let secs = started.elapsed().as_secs_f64();
     let rows = window_rows(&series.timestamps, label_windows);
-    let out = results_dir
-        .join("frontdesk")
-        .join(category)
-        .join(format!("frontdesk_{name}"));
+    let out = results_dir.join("frontdesk").join(category).join(format!("frontdesk_{name}"));
     io::write_results(&out, &series, &scores, &rows)?;
     let n = scores.len();
-    Ok((
-        ScoredFile {
-            name: key,
-            scores,
-            windows: rows,
-        },
-        n,
-        secs,
-    ))
+    Ok((ScoredFile { name: key, scores, windows: rows }, n, secs))
 }

@@ -17,24 +17,9 @@ pub struct Profile {
 
 /// NAB's three profiles: standard, reward_low_FP, reward_low_FN.
 pub const PROFILES: [Profile; 3] = [
-    Profile {
-        name: "standard",
-        tp: 1.0,
-        fp: 0.11,
-        fn_: 1.0,
-    },
-    Profile {
-        name: "reward_low_FP_rate",
-        tp: 1.0,
-        fp: 0.22,
-        fn_: 1.0,
-    },
-    Profile {
-        name: "reward_low_FN_rate",
-        tp: 1.0,
-        fp: 0.11,
-        fn_: 2.0,
-    },
+    Profile { name: "standard", tp: 1.0, fp: 0.11, fn_: 1.0 },
+    Profile { name: "reward_low_FP_rate", tp: 1.0, fp: 0.22, fn_: 1.0 },
+    Profile { name: "reward_low_FN_rate", tp: 1.0, fp: 0.11, fn_: 2.0 },
 ];
 
 /// Detector output for one file, ready to score.
@@ -233,16 +218,9 @@ pub fn score_corpus(files: &[ScoredFile]) -> Vec<ProfileScore> {
                     best_threshold = threshold;
                 }
             }
-            let per_file: Vec<FileCounts> = files
-                .iter()
-                .map(|f| score_file(f, profile, best_threshold))
-                .collect();
+            let per_file: Vec<FileCounts> = files.iter().map(|f| score_file(f, profile, best_threshold)).collect();
             let raw: f64 = per_file.iter().map(|f| f.raw).sum();
-            let normalized = if perfect > null {
-                100.0 * (raw - null) / (perfect - null)
-            } else {
-                0.0
-            };
+            let normalized = if perfect > null { 100.0 * (raw - null) / (perfect - null) } else { 0.0 };
             ProfileScore {
                 profile: profile.name.to_string(),
                 threshold: best_threshold,

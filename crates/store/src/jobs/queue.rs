@@ -146,13 +146,8 @@ pub(super) async fn claim(tx: &mut SystemTx, worker: &str, lease_ms: i64, limit:
             LIMIT $4 {lock})
          RETURNING id, tenant_id, kind, payload, attempts, max_attempts"
     );
-    let rows = sqlx::query(&sql)
-        .bind(now + lease_ms)
-        .bind(worker)
-        .bind(now)
-        .bind(limit as i64)
-        .fetch_all(tx.conn())
-        .await?;
+    let rows =
+        sqlx::query(&sql).bind(now + lease_ms).bind(worker).bind(now).bind(limit as i64).fetch_all(tx.conn()).await?;
     rows.into_iter()
         .map(|r| {
             let payload: String = r.try_get("payload")?;
@@ -327,10 +322,11 @@ pub async fn counts(tx: &mut SystemTx) -> StoreResult<JobCounts> {
             _ => {}
         }
     }
-    let oldest: Option<i64> = sqlx::query_scalar("SELECT MIN(run_at) FROM jobs WHERE state = 'queued' AND run_at <= $1")
-        .bind(now)
-        .fetch_one(tx.conn())
-        .await?;
+    let oldest: Option<i64> =
+        sqlx::query_scalar("SELECT MIN(run_at) FROM jobs WHERE state = 'queued' AND run_at <= $1")
+            .bind(now)
+            .fetch_one(tx.conn())
+            .await?;
     c.oldest_due_secs = oldest.map(|t| (now - t) / 1000).unwrap_or(0);
     Ok(c)
 }

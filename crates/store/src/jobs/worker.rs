@@ -170,7 +170,12 @@ impl Worker {
     }
 
     fn runner(&self) -> Runner {
-        Runner { db: self.db.clone(), registry: self.registry.clone(), config: self.config.clone(), id: self.id.clone() }
+        Runner {
+            db: self.db.clone(),
+            registry: self.registry.clone(),
+            config: self.config.clone(),
+            id: self.id.clone(),
+        }
     }
 }
 
@@ -185,7 +190,8 @@ struct Runner {
 impl Runner {
     async fn execute(&self, job: Job) {
         let tenant = job.tenant_id.as_ref().map(|t| t.to_string()).unwrap_or_default();
-        let span = tracing::info_span!("job", job_id = %job.id, kind = %job.kind, tenant_id = %tenant, attempt = job.attempt);
+        let span =
+            tracing::info_span!("job", job_id = %job.id, kind = %job.kind, tenant_id = %tenant, attempt = job.attempt);
         async {
             let started = std::time::Instant::now();
             let outcome = if job.attempt > job.max_attempts {
