@@ -33,7 +33,7 @@ pub enum Error {
     /// The object does not exist — or belongs to another tenant, which must look the same.
     #[error("not found")]
     NotFound,
-    #[error("validation failed")]
+    #[error("validation failed: {}", describe_fields(.0))]
     Validation(Vec<FieldError>),
     /// No or bad credentials.
     #[error("authentication required")]
@@ -140,6 +140,14 @@ impl Error {
             errors,
         }
     }
+}
+
+fn describe_fields(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| if e.field.is_empty() { e.message.clone() } else { format!("{}: {}", e.field, e.message) })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Problem types are URNs: stable, and they never pretend to be a page that may not exist.

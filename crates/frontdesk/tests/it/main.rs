@@ -6,6 +6,7 @@ mod harness;
 mod access;
 mod auth;
 mod browser;
+mod cli;
 mod isolation;
 mod jobs;
 mod storage;
