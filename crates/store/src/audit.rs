@@ -32,6 +32,18 @@ impl Actor {
         Self { kind: "system", id: None, label: label.to_owned(), via: "system", ip: None, request_id: None }
     }
 
+    /// A user acting before any session exists (sign-up, accepting an invitation).
+    pub fn user(id: &str, email: &str, ip: &str) -> Self {
+        Self {
+            kind: "user",
+            id: Some(id.to_owned()),
+            label: email.to_owned(),
+            via: "api",
+            ip: Some(ip.to_owned()),
+            request_id: None,
+        }
+    }
+
     /// The operator at the command line.
     pub fn cli() -> Self {
         let user = std::env::var("USER").unwrap_or_else(|_| "operator".into());

@@ -177,14 +177,7 @@ impl Identity {
             }
             other => other.into(),
         })?;
-        let actor = Actor {
-            kind: "user",
-            id: Some(user.id.to_string()),
-            label: user.email.clone(),
-            via: "api",
-            ip: Some(ip.into()),
-            request_id: None,
-        };
+        let actor = Actor::user(user.id.as_str(), &user.email, ip);
         audit::record_system(
             &mut tx,
             tenant.id.as_str(),

@@ -114,14 +114,7 @@ impl Identity {
             }
             other => other.into(),
         })?;
-        let actor = Actor {
-            kind: "user",
-            id: Some(user.id.to_string()),
-            label: user.email.clone(),
-            via: "api",
-            ip: Some(ip.into()),
-            request_id: None,
-        };
+        let actor = Actor::user(user.id.as_str(), &user.email, ip);
         let tenant = self.create_tenant_in(&mut tx, &tenant_req, &user, &actor).await?;
         let pair = self.issue_tokens_in(&mut tx, &user.id, Some(&tenant.id)).await?;
         tx.commit().await?;
