@@ -8,7 +8,7 @@ use frontdesk_identity::{Identity, IdentityConfig};
 use frontdesk_kernel::crypto::Keyring;
 use frontdesk_ops::docs::ApiDocs;
 use frontdesk_ops::{Ops, WorkerStatus};
-use frontdesk_store::jobs::JobRegistry;
+use frontdesk_store::jobs::{Job, JobError, JobRegistry};
 use frontdesk_store::{migrate, Db, DbConfig, Migration, StoreError};
 use frontdesk_web::metrics::HttpMetrics;
 use frontdesk_web::pages::{self, Templates, TemplatesBuilder};
@@ -151,6 +151,7 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
                 per_tenant: Quota::per_minute(config.rate_limit_per_tenant),
             },
         },
+        db: db.clone(),
         routes: route_table.clone(),
         authenticator: Arc::new(identity.clone()),
         limiter,
@@ -161,6 +162,17 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
 
     let mut jobs = JobRegistry::new();
     frontdesk_identity::jobs::register(&mut jobs, identity.clone());
+    jobs.register_recurring(
+        "store.purge_idempotency_keys",
+        std::time::Duration::from_secs(3600),
+        |job: Job| async move {
+            let db = job.db.ok_or_else(|| JobError::Permanent("no database handle".into()))?;
+            let mut tx = db.system().await?;
+            frontdesk_store::idempotency::purge_expired(&mut tx).await?;
+            tx.commit().await?;
+            Ok(())
+        },
+    );
 
     Ok(App { router, db, identity, jobs, workers, openapi, route_table })
 }

@@ -60,6 +60,7 @@ pub async fn launch(
                 tracing::warn!(jobs = n, "re-queued jobs left running by a previous process");
             }
         }
+        app.jobs.schedule_recurring(&app.db).await?;
         let worker_config = WorkerConfig { concurrency: config.worker_concurrency, ..WorkerConfig::default() };
         app.workers.running.store(true, Ordering::Relaxed);
         app.workers.concurrency.store(worker_config.concurrency, Ordering::Relaxed);

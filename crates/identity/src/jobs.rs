@@ -15,10 +15,24 @@ struct Payload {
     email_id: EmailId,
 }
 
+/// Hourly clean-up of sessions and refresh tokens that ended more than a day ago.
+pub const PURGE_JOB: &str = "identity.purge_expired";
+
 pub fn register(registry: &mut JobRegistry, identity: Identity) {
+    let for_email = identity.clone();
     registry.register(EMAIL_JOB, move |job: Job| {
-        let identity = identity.clone();
+        let identity = for_email.clone();
         async move { hold_in_outbox(&identity, &job).await }
+    });
+    registry.register_recurring(PURGE_JOB, std::time::Duration::from_secs(3600), move |_job: Job| {
+        let identity = identity.clone();
+        async move {
+            let mut tx = identity.db().system().await?;
+            let n = store::purge_expired(&mut tx).await?;
+            tx.commit().await?;
+            tracing::debug!(deleted = n, "expired sessions and tokens purged");
+            Ok(())
+        }
     });
 }
 

@@ -17,6 +17,7 @@
 pub mod audit;
 mod db;
 mod error;
+pub mod idempotency;
 pub mod jobs;
 pub mod migrate;
 mod tx;
@@ -30,4 +31,4 @@ pub use tx::{SystemTx, TenantTx, Tx};
 pub use sqlx::{any::AnyRow, query, query_as, query_scalar, Row};
 
 /// Migrations of the store itself (job queue, audit log, the RLS helper on PostgreSQL).
-pub const MIGRATIONS: &[Migration] = &[migration!("store", 1, "0001_core")];
+pub const MIGRATIONS: &[Migration] = &[migration!("store", 1, "0001_core"), migration!("store", 2, "0002_idempotency")];

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod auth;
 pub mod extract;
+pub mod idempotency;
 pub mod metrics;
 pub mod pages;
 pub mod ratelimit;
@@ -66,6 +67,7 @@ impl WebConfig {
 /// What the middleware needs; built once by the binary.
 pub struct WebContext {
     pub config: WebConfig,
+    pub db: frontdesk_store::Db,
     pub routes: RouteTable,
     pub authenticator: Arc<dyn Authenticator>,
     pub limiter: Arc<RateLimiter>,

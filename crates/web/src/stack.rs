@@ -28,6 +28,7 @@ static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn compose(app: Router, ctx: Arc<WebContext>) -> Router {
     let cors = cors_layer(&ctx.config.cors_origins);
     app.fallback(|| async { Error::NotFound })
+        .layer(middleware::from_fn_with_state(ctx.clone(), crate::idempotency::idempotency))
         .layer(middleware::from_fn_with_state(ctx.clone(), auth::access))
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::JSON_LIMIT))
         .layer(cors)
@@ -43,7 +44,11 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("idempotency-key")])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static(crate::idempotency::HEADER),
+        ])
         .expose_headers([X_REQUEST_ID.clone(), header::RETRY_AFTER])
         .max_age(std::time::Duration::from_secs(600))
 }

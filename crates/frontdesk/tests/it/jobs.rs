@@ -174,3 +174,27 @@ async fn lease_expiry(app: &TestApp) {
     assert_eq!(count(app, JobState::Running).await + count(app, JobState::Queued).await, 0);
 }
 both!(lease, lease_expiry, |c: &mut frontdesk::config::Config| c.workers = false);
+
+async fn recurring_jobs(app: &TestApp) {
+    let runs = Arc::new(Mutex::new(0u32));
+    let mut registry = JobRegistry::new();
+    let r = runs.clone();
+    registry.register_recurring("test.tick", Duration::from_millis(150), move |_job: Job| {
+        let r = r.clone();
+        async move {
+            *r.lock().expect("lock") += 1;
+            Ok(())
+        }
+    });
+    // Scheduling twice (two replicas starting) still makes one chain.
+    registry.schedule_recurring(&app.db).await.expect("schedule");
+    registry.schedule_recurring(&app.db).await.expect("schedule");
+    assert_eq!(count(app, JobState::Queued).await, 1);
+    let (stop, rx) = watch::channel(false);
+    let worker = tokio::spawn(Worker::new(app.db.clone(), registry, fast()).run(rx));
+    until(async || *runs.lock().expect("lock") >= 3, "three runs of the recurring job").await;
+    let _ = stop.send(true);
+    let _ = worker.await;
+    assert!(count(app, JobState::Queued).await <= 1, "one next run queued");
+}
+both!(recurring, recurring_jobs, |c: &mut frontdesk::config::Config| c.workers = false);

@@ -3,6 +3,8 @@
 
 mod harness;
 
+mod idempotency;
+
 mod access;
 mod auth;
 mod browser;

@@ -192,3 +192,22 @@ pub async fn use_refresh_token(tx: &mut SystemTx, token_hash: &str) -> StoreResu
         .rows_affected();
     Ok(n == 1)
 }
+
+/// Deletes sessions and refresh tokens that can no longer be used (a day after they ended).
+pub async fn purge_expired(tx: &mut SystemTx) -> StoreResult<u64> {
+    let cutoff = now_ms() - 24 * 3600 * 1000;
+    let sessions = frontdesk_store::query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1")
+        .bind(cutoff)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+    let tokens = frontdesk_store::query(
+        "DELETE FROM refresh_tokens WHERE expires_at < $1
+            OR family_id IN (SELECT id FROM token_families WHERE revoked_at < $1)",
+    )
+    .bind(cutoff)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    Ok(sessions + tokens)
+}

@@ -105,8 +105,14 @@ pub async fn enqueue(tx: &mut impl Tx, job: NewJob) -> StoreResult<Option<JobId>
     Ok(Some(id))
 }
 
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job").field("id", &self.id).field("kind", &self.kind).field("attempt", &self.attempt).finish()
+    }
+}
+
 /// A claimed job, handed to its handler.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Job {
     pub id: JobId,
     pub tenant_id: Option<TenantId>,
@@ -115,6 +121,8 @@ pub struct Job {
     /// 1 on the first run.
     pub attempt: u32,
     pub max_attempts: u32,
+    /// The database, for handlers that need no more than it (set by the worker).
+    pub db: Option<crate::Db>,
 }
 
 impl Job {
@@ -158,6 +166,7 @@ pub(super) async fn claim(tx: &mut SystemTx, worker: &str, lease_ms: i64, limit:
                 payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
                 attempt: r.try_get::<i64, _>("attempts")? as u32,
                 max_attempts: r.try_get::<i64, _>("max_attempts")? as u32,
+                db: None,
             })
         })
         .collect()

@@ -49,6 +49,7 @@ where
 #[derive(Default, Clone)]
 pub struct JobRegistry {
     handlers: HashMap<String, Arc<dyn JobHandler>>,
+    recurring: Vec<(String, Duration)>,
 }
 
 impl JobRegistry {
@@ -64,6 +65,48 @@ impl JobRegistry {
     pub fn kinds(&self) -> impl Iterator<Item = &str> {
         self.handlers.keys().map(String::as_str)
     }
+
+    /// A system job that runs every `every` (maintenance): after each run the next one is
+    /// queued. [`JobRegistry::schedule_recurring`] starts the chain.
+    pub fn register_recurring(&mut self, kind: &str, every: Duration, handler: impl JobHandler) -> &mut Self {
+        let handler: Arc<dyn JobHandler> = Arc::new(handler);
+        self.recurring.push((kind.to_owned(), every));
+        let kind_owned = kind.to_owned();
+        self.register(kind, move |job: Job| {
+            let handler = handler.clone();
+            let kind = kind_owned.clone();
+            async move {
+                let outcome = handler.run(job.clone()).await;
+                // Whatever the outcome, the next run is due (a failing run retries on its own).
+                if let Some(db) = job.db.as_ref() {
+                    let mut tx = db.system().await?;
+                    super::queue::enqueue(&mut tx, recurring_job(&kind, every)?).await?;
+                    tx.commit().await?;
+                }
+                outcome
+            }
+        })
+    }
+
+    /// Queues the next run of every recurring job (idempotent; call at start-up).
+    pub async fn schedule_recurring(&self, db: &Db) -> StoreResult<()> {
+        let mut tx = db.system().await?;
+        for (kind, every) in &self.recurring {
+            super::queue::enqueue(&mut tx, recurring_job(kind, *every)?).await?;
+        }
+        tx.commit().await
+    }
+}
+
+/// The next run of a recurring job, de-duplicated by its time slot: replicas that schedule the
+/// same job at the same time create it once.
+fn recurring_job(kind: &str, every: Duration) -> StoreResult<super::NewJob> {
+    let every_ms = (every.as_millis() as i64).max(1);
+    let slot = now_ms() / every_ms + 1;
+    Ok(super::NewJob::new(kind, &serde_json::json!({}))?
+        .at(slot * every_ms)
+        .dedupe(format!("recurring:{kind}:{slot}"))
+        .max_attempts(3))
 }
 
 #[derive(Debug, Clone)]
@@ -164,8 +207,11 @@ impl Worker {
 
     async fn claim(&self, limit: u32) -> StoreResult<Vec<Job>> {
         let mut tx = self.db.system().await?;
-        let jobs = queue::claim(&mut tx, &self.id, self.config.lease.as_millis() as i64, limit).await?;
+        let mut jobs = queue::claim(&mut tx, &self.id, self.config.lease.as_millis() as i64, limit).await?;
         tx.commit().await?;
+        for job in &mut jobs {
+            job.db = Some(self.db.clone());
+        }
         Ok(jobs)
     }
 
