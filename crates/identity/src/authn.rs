@@ -97,8 +97,8 @@ impl Identity {
             return Err(Error::unauthenticated("token_revoked", "This sign-in was ended; sign in again."));
         }
         let user = store::user(&mut tx, &user_id).await?;
-        drop(tx);
-        self.principal_for(user, tenant, Credential::AccessToken { family_id: family.to_string() }, false).await
+        self.principal_for(&mut tx, user, tenant, Credential::AccessToken { family_id: family.to_string() }, false)
+            .await
     }
 
     async fn authenticate_session(&self, cookie: &str) -> Result<Principal, Error> {
@@ -107,41 +107,40 @@ impl Identity {
             .await?
             .ok_or_else(|| Error::unauthenticated("session_expired", "Your session has ended; sign in again."))?;
         let user = store::user(&mut tx, &session.user_id).await?;
+        let (session_id, last_seen_at) = (session.id.clone(), session.last_seen_at);
+        let credential = Credential::Session { session_id: session.id.to_string(), csrf_token: session.csrf_token };
+        let principal = self.principal_for(&mut tx, user, session.tenant_id, credential, true).await?;
         drop(tx);
         let now = now_ms();
-        if now - session.last_seen_at > TOUCH_EVERY_MS {
+        if now - last_seen_at > TOUCH_EVERY_MS {
             // Sliding expiry: active sessions stay signed in.
             let mut tx = self.db.system().await?;
-            store::touch_session(&mut tx, &session.id, now + self.config.session_ttl.as_millis() as i64).await?;
+            store::touch_session(&mut tx, &session_id, now + self.config.session_ttl.as_millis() as i64).await?;
             tx.commit().await?;
         }
-        let credential = Credential::Session { session_id: session.id.to_string(), csrf_token: session.csrf_token };
-        self.principal_for(user, session.tenant_id, credential, true).await
+        Ok(principal)
     }
 
     /// A user's principal in `tenant` (their role there), or without a tenant when they have
     /// no membership in it (any longer).
     async fn principal_for(
         &self,
+        tx: &mut frontdesk_store::SystemTx,
         user: store::UserRecord,
         tenant: Option<TenantId>,
         credential: Credential,
         with_memberships: bool,
     ) -> Result<Principal, Error> {
         let (tenant_id, role, tenant_name) = match tenant {
-            Some(t) => {
-                let mut tx = self.db.tenant_read(&t).await?;
-                match store::role_in(&mut tx, &user.id).await? {
-                    Some((_, TenantStatus::Suspended, _)) => return Err(Error::forbidden("This tenant is suspended.")),
-                    Some((role, TenantStatus::Active, name)) => (Some(t), Some(role), Some(name)),
-                    None => (None, None, None),
-                }
-            }
+            Some(t) => match store::role_in(tx, &t, &user.id).await? {
+                Some((_, TenantStatus::Suspended, _)) => return Err(Error::forbidden("This tenant is suspended.")),
+                Some((role, TenantStatus::Active, name)) => (Some(t), Some(role), Some(name)),
+                None => (None, None, None),
+            },
             None => (None, None, None),
         };
         let memberships = if with_memberships {
-            let mut tx = self.db.system_read().await?;
-            store::memberships_of(&mut tx, &user.id)
+            store::memberships_of(tx, &user.id)
                 .await?
                 .into_iter()
                 .map(|m| TenantChoice { tenant_id: m.tenant_id, name: m.tenant_name, slug: m.slug, role: m.role })

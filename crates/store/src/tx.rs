@@ -22,14 +22,29 @@ struct Inner {
 }
 
 impl Inner {
-    async fn begin(db: &Db, pool: &AnyPool, write: bool) -> StoreResult<Self> {
+    /// Begins a transaction; on PostgreSQL `setting` (`name`, `value`) is set transaction-locally
+    /// in the same round trip as `BEGIN` (one simple-protocol message).
+    async fn begin(db: &Db, pool: &AnyPool, write: bool, setting: Option<(&str, &str)>) -> StoreResult<Self> {
         let tx = match (db.backend(), write) {
             // IMMEDIATE takes SQLite's write lock up front: a read-then-write transaction can never
             // fail to upgrade when another process (the CLI) wrote in between.
             (Backend::Sqlite, true) => pool.begin_with("BEGIN IMMEDIATE").await?,
             (Backend::Sqlite, false) => pool.begin().await?,
-            (Backend::Postgres, true) => pool.begin().await?,
-            (Backend::Postgres, false) => pool.begin_with("BEGIN READ ONLY").await?,
+            (Backend::Postgres, write) => {
+                let begin = if write { "BEGIN" } else { "BEGIN READ ONLY" };
+                match setting {
+                    // Only ids of our own alphabet are spliced into SQL; anything else is bound.
+                    Some((name, value)) if is_plain(value) => {
+                        pool.begin_with(format!("{begin}; SELECT set_config('{name}', '{value}', true)")).await?
+                    }
+                    Some((name, value)) => {
+                        let mut tx = pool.begin_with(begin).await?;
+                        sqlx::query("SELECT set_config($1, $2, true)").bind(name).bind(value).execute(&mut *tx).await?;
+                        tx
+                    }
+                    None => pool.begin_with(begin).await?,
+                }
+            }
         };
         Ok(Self { tx, db: db.clone(), wake_jobs: false })
     }
@@ -43,6 +58,11 @@ impl Inner {
     }
 }
 
+/// Letters, digits and underscores only: safe to place inside a SQL string literal.
+fn is_plain(value: &str) -> bool {
+    !value.is_empty() && value.len() <= 64 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 /// A transaction bound to one tenant. On PostgreSQL it carries `app.tenant_id` (transaction-local,
 /// so a pooled connection never takes it to the next request) and row-level security filters
 /// every tenant table by it.
@@ -53,13 +73,7 @@ pub struct TenantTx {
 
 impl TenantTx {
     pub(crate) async fn begin(db: &Db, pool: &AnyPool, write: bool, tenant: TenantId) -> StoreResult<Self> {
-        let mut inner = Inner::begin(db, pool, write).await?;
-        if db.backend() == Backend::Postgres {
-            sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-                .bind(tenant.as_str())
-                .execute(&mut *inner.tx)
-                .await?;
-        }
+        let inner = Inner::begin(db, pool, write, Some(("app.tenant_id", tenant.as_str()))).await?;
         Ok(Self { inner, tenant })
     }
 
@@ -101,10 +115,7 @@ pub struct SystemTx {
 
 impl SystemTx {
     pub(crate) async fn begin(db: &Db, pool: &AnyPool, write: bool) -> StoreResult<Self> {
-        let mut inner = Inner::begin(db, pool, write).await?;
-        if db.backend() == Backend::Postgres {
-            sqlx::query("SELECT set_config('app.system', 'on', true)").execute(&mut *inner.tx).await?;
-        }
+        let inner = Inner::begin(db, pool, write, Some(("app.system", "on"))).await?;
         Ok(Self { inner })
     }
 

@@ -122,9 +122,14 @@ pub async fn delete_member(tx: &mut TenantTx, id: &MemberId) -> StoreResult<()> 
     Ok(())
 }
 
-/// The role of `user` in the transaction's tenant, and the tenant's status.
-pub async fn role_in(tx: &mut TenantTx, user: &UserId) -> StoreResult<Option<(Role, TenantStatus, String)>> {
-    let tid = tx.tid().to_owned();
+/// The role of `user` in `tenant`, with the tenant's status and name. Authentication runs it
+/// in the system transaction that also checked the credential, before any tenant is trusted.
+pub async fn role_in(
+    tx: &mut impl Tx,
+    tenant: &TenantId,
+    user: &UserId,
+) -> StoreResult<Option<(Role, TenantStatus, String)>> {
+    let tid = tenant.as_str().to_owned();
     let row = frontdesk_store::query(
         "SELECT m.role, t.status, t.name FROM memberships m JOIN tenants t ON t.id = m.tenant_id
          WHERE m.tenant_id = $1 AND m.user_id = $2",
