@@ -10,6 +10,10 @@
 //! and never saturates. The novelty of a point is the share of orders whose context was never
 //! seen. Magnitude does not matter, only whether the pattern of levels is new, which makes this
 //! robust on bursty series where big values are routine.
+//!
+//! The model also keeps the metric's novelty rate (the running share of points with a new
+//! context): a new context is news in proportion to how rarely this metric produces one
+//! (`Context::rarity`).
 
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +37,19 @@ pub(crate) struct Context {
     current: Vec<u64>,
     old: Vec<u64>,
     added: u32,
+    /// Running share of points with a novel context (the novelty rate), 1 after a reset.
+    #[serde(default = "one")]
+    rate: f64,
+    /// The novelty rate before the latest point was learned.
+    #[serde(default = "one")]
+    prior_rate: f64,
+    /// Points counted in `rate` since the bins last changed.
+    #[serde(default)]
+    counted: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 impl Context {
@@ -46,12 +63,16 @@ impl Context {
             current: vec![0; WORDS],
             old: vec![0; WORDS],
             added: 0,
+            rate: 1.0,
+            prior_rate: 1.0,
+            counted: 0.0,
         }
     }
 
     /// Feeds one value, returns its novelty in [0, 1] (0 until `ORDERS` values have been seen
-    /// at the current bin width).
-    pub fn observe(&mut self, x: f64, bins: f64) -> f64 {
+    /// at the current bin width), and updates the novelty rate (a mean over the points since the
+    /// bins last changed, then an EW mean of horizon `rate_horizon`).
+    pub fn observe(&mut self, x: f64, bins: f64, rate_horizon: f64) -> f64 {
         self.lo = self.lo.min(x);
         self.hi = self.hi.max(x);
         let range = self.hi - self.lo;
@@ -66,6 +87,8 @@ impl Context {
             self.old.iter_mut().for_each(|w| *w = 0);
             self.len = 0;
             self.added = 0;
+            self.rate = 1.0;
+            self.counted = 0.0;
         }
         let width = 2f64.powi(exp);
         let bin = (x / width).floor().clamp(-1e9, 1e9) as i32;
@@ -91,10 +114,26 @@ impl Context {
             self.current.iter_mut().for_each(|w| *w = 0);
             self.added = 0;
         }
+        self.prior_rate = self.rate;
         if n < ORDERS {
             0.0
         } else {
+            let hit = if novel > 0 { 1.0 } else { 0.0 };
+            self.counted += 1.0;
+            self.rate += (hit - self.rate) / rate_horizon.min(self.counted).max(1.0);
             novel as f64 / ORDERS as f64
+        }
+    }
+
+    /// Surprise of a point of novelty `novelty` (as returned by `observe`) given how often this
+    /// metric produces new contexts: 0 for a familiar point or when new contexts come at rate
+    /// `base` or more; otherwise `0.5 ln(base / rate)`, i.e. a tail event of probability
+    /// `rate / base` in the residual channels' convention. Fresh bins have rate 1 (no surprise).
+    pub fn rarity(&self, novelty: f64, base: f64) -> f64 {
+        if novelty > 0.0 {
+            0.5 * (base / self.prior_rate.max(1e-9)).ln().max(0.0)
+        } else {
+            0.0
         }
     }
 }
@@ -117,13 +156,34 @@ mod tests {
         let mut last = 1.0;
         for _ in 0..20 {
             for &v in &pattern {
-                last = c.observe(v, 8.0);
+                last = c.observe(v, 8.0, 1000.0);
             }
         }
         assert_eq!(last, 0.0, "a pattern seen twenty times is familiar");
         // Same levels, new order: the longer contexts are new.
-        let novel = [70.0, 0.0, 60.0, 10.0, 50.0, 20.0].iter().map(|&v| c.observe(v, 8.0)).fold(0.0, f64::max);
+        let novel = [70.0, 0.0, 60.0, 10.0, 50.0, 20.0].iter().map(|&v| c.observe(v, 8.0, 1000.0)).fold(0.0, f64::max);
         assert!(novel > 0.0);
+    }
+
+    #[test]
+    fn a_new_pattern_on_a_regular_metric_is_rare_and_on_a_noisy_one_is_not() {
+        let mut regular = Context::new();
+        let mut last = 0.0;
+        for i in 0..5000 {
+            last = regular.observe(if i % 100 == 0 { 20.0 } else { 0.0 }, 8.0, 10_000.0);
+        }
+        assert_eq!(last, 0.0);
+        regular.observe(20.0, 8.0, 10_000.0); // a spike on schedule, then one right after it
+        let novelty = regular.observe(20.0, 8.0, 10_000.0);
+        assert!(novelty > 0.0);
+        assert!(regular.rarity(novelty, 0.04) > 1.0, "{}", regular.rarity(novelty, 0.04));
+        let mut noisy = Context::new();
+        let mut x: u64 = 7;
+        for _ in 0..5000 {
+            x = mix(x);
+            noisy.observe((x % 1000) as f64, 8.0, 10_000.0);
+        }
+        assert_eq!(noisy.rarity(1.0, 0.04), 0.0);
     }
 
     #[test]
@@ -132,7 +192,7 @@ mod tests {
         let mut x: u64 = 1;
         for _ in 0..200_000 {
             x = mix(x);
-            c.observe((x % 1000) as f64, 8.0);
+            c.observe((x % 1000) as f64, 8.0, 1000.0);
         }
         assert_eq!(c.current.len(), WORDS);
         assert_eq!(c.old.len(), WORDS);

@@ -1,0 +1,31 @@
+//! The model layer of the answering brain: one [`ChatProvider`] interface (completion, streaming,
+//! tool calls, JSON output) and what stands around it.
+//!
+//! - [`model`]: the messages, tools and answers every provider speaks.
+//! - [`provider`]: the [`ChatProvider`] trait and [`ProviderError`].
+//! - [`openai`]: [`OpenAiCompatible`], the chat-completions API of OpenAI, vLLM, Ollama and the
+//!   llama.cpp server, with connect, first-byte, idle and total timeouts.
+//! - [`resilient`]: [`Resilient`], retries with backoff and jitter, then a fallback model; a stream
+//!   is retried only before its first token.
+//! - [`config`]: a tenant's [`ProviderConfig`] (base URL, model, sealed key) and how it is built.
+//! - [`usage`]: token accounting per tenant ([`Metered`], [`UsageSink`]).
+//! - [`testing`]: [`testing::StandIn`], a local OpenAI-compatible server for tests.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod model;
+pub mod openai;
+pub mod provider;
+pub mod resilient;
+pub mod testing;
+pub mod usage;
+
+pub use config::{ProviderConfig, API_KEY_PURPOSE};
+pub use model::{
+    ChatEvent, ChatMessage, ChatRequest, ChatResponse, FinishReason, ResponseFormat, Role, ToolCall, ToolChoice,
+    ToolSpec, Usage,
+};
+pub use openai::{ApiKey, OpenAiCompatible, Timeouts};
+pub use provider::{ChatProvider, EventStream, ProviderError};
+pub use resilient::{Resilient, RetryPolicy};
+pub use usage::{MemoryUsage, Metered, TenantModel, UsageRecord, UsageSink};
