@@ -198,3 +198,37 @@ async fn recurring_jobs(app: &TestApp) {
     assert!(count(app, JobState::Queued).await <= 1, "one next run queued");
 }
 both!(recurring, recurring_jobs, |c: &mut frontdesk::config::Config| c.workers = false);
+
+/// Several workers (as several replicas would run) share one queue: every job runs exactly once.
+async fn workers_share_the_queue(app: &TestApp) {
+    let seen = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let mut tx = app.db.system().await.expect("tx");
+    for n in 0..200u64 {
+        jobs::enqueue(&mut tx, NewJob::new("test.share", &json!({"n": n})).expect("job")).await.expect("enqueue");
+    }
+    tx.commit().await.expect("commit");
+    let (stop, rx) = watch::channel(false);
+    let mut workers = Vec::new();
+    for _ in 0..3 {
+        let mut registry = JobRegistry::new();
+        let seen = seen.clone();
+        registry.register("test.share", move |job: Job| {
+            let seen = seen.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                seen.lock().expect("lock").push(job.payload["n"].as_u64().unwrap_or(u64::MAX));
+                Ok(())
+            }
+        });
+        workers.push(tokio::spawn(Worker::new(app.db.clone(), registry, fast()).run(rx.clone())));
+    }
+    until(async || seen.lock().expect("lock").len() >= 200, "200 jobs").await;
+    let _ = stop.send(true);
+    for w in workers {
+        let _ = w.await;
+    }
+    let mut seen = seen.lock().expect("lock").clone();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..200).collect::<Vec<u64>>(), "each job ran exactly once");
+}
+both!(shared_queue, workers_share_the_queue, |c: &mut frontdesk::config::Config| c.workers = false);
