@@ -40,7 +40,7 @@ pub enum AppError {
 
 /// Every capability's migrations, in dependency order.
 pub fn migrations() -> Vec<Migration> {
-    [frontdesk_store::MIGRATIONS, frontdesk_identity::MIGRATIONS].concat()
+    [frontdesk_store::MIGRATIONS, frontdesk_identity::MIGRATIONS, frontdesk_insights::MIGRATIONS].concat()
 }
 
 #[derive(OpenApi)]
@@ -123,8 +123,10 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     };
 
     // The JSON API: routes and OpenAPI document from the same declarations.
+    let insights = frontdesk_insights::Insights::new(db.clone());
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(frontdesk_identity::http::router(identity.clone()))
+        .merge(frontdesk_insights::http::router(insights.clone()))
         .merge(frontdesk_ops::http::router(ops.clone()))
         .split_for_parts();
     let mut route_table = frontdesk_web::RouteTable::default();
@@ -162,6 +164,7 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
 
     let mut jobs = JobRegistry::new();
     frontdesk_identity::jobs::register(&mut jobs, identity.clone());
+    frontdesk_insights::jobs::register(&mut jobs, insights);
     jobs.register_recurring(
         "store.purge_idempotency_keys",
         std::time::Duration::from_secs(3600),

@@ -4,10 +4,22 @@
 //! - [`detector`]: one [`Detector`] per metric; feed it `(timestamp, value)` in time order and
 //!   compare [`Observation::score`] with the tenant's sensitivity threshold.
 //! - [`nab`]: the NAB scoring rules and a corpus runner.
+//! - [`service`]: ingestion (validated, de-duplicated, rolled up), scoring on the job queue in
+//!   time order per series, anomaly records with explanations; [`http`]: the API.
 #![forbid(unsafe_code)]
 
 pub mod detector;
+mod explain;
+pub mod http;
+pub mod jobs;
+pub mod model;
 pub mod nab;
+pub mod service;
+pub mod store;
 
 pub use detector::{Detector, DetectorParams, Observation};
 pub use nab::{run_corpus, score_corpus, NabError, NabReport};
+pub use service::Insights;
+
+/// Insights' schema (after identity's).
+pub const MIGRATIONS: &[frontdesk_store::Migration] = &[frontdesk_store::migration!("insights", 1, "0001_metrics")];

@@ -92,6 +92,9 @@ permissions! {
     JobsRead = "jobs:read": "See the tenant's background jobs and dead letters",
     JobsManage = "jobs:manage": "Retry dead background jobs",
     TenantOwn = "tenant:own": "Hand over or give up ownership of the tenant",
+    InsightsRead = "insights:read": "See metrics, anomalies, workflows and webhook deliveries",
+    InsightsManage = "insights:manage": "Acknowledge anomalies, change sensitivity, workflows and webhook endpoints",
+    MetricsIngest = "metrics:ingest": "Send metric points",
 }
 
 impl fmt::Display for Permission {

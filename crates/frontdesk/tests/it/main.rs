@@ -4,6 +4,7 @@
 mod harness;
 
 mod idempotency;
+mod insights;
 
 mod access;
 mod auth;

@@ -1,0 +1,173 @@
+//! Metrics through the API: a seasonal metric with an injected drop yields an explained anomaly;
+//! duplicates and late points do not duplicate anything; bad points are named.
+
+use crate::both;
+use crate::harness::TestApp;
+use serde_json::{json, Value};
+
+/// Bookings every 30 minutes for 8 days, with a daily cycle and mild noise; on the last day at
+/// noon they collapse to 2 for three hours.
+fn bookings(start_secs: i64, with_drop: bool) -> Vec<Value> {
+    let mut points = Vec::new();
+    let mut seed: u64 = 42;
+    for i in 0..(8 * 48) {
+        let t = start_secs + i * 1800;
+        let hour = (i % 48) as f64 / 2.0;
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let noise = ((seed >> 33) % 100) as f64 / 100.0 - 0.5;
+        let mut v = 20.0 + 15.0 * ((hour - 6.0) / 24.0 * std::f64::consts::TAU).sin() + noise * 2.0;
+        if with_drop && (7 * 48 + 24..7 * 48 + 30).contains(&i) {
+            v = 2.0;
+        }
+        points.push(
+            json!({"metric": "bookings", "value": v.max(0.0), "timestamp": t, "dimensions": {"location": "north"}}),
+        );
+    }
+    points
+}
+
+async fn ingest(app: &TestApp, key: &str, body: &Value) -> Value {
+    let res = app.client.post(app.at("/api/v1/metrics/ingest")).bearer_auth(key).json(body).send().await.expect("send");
+    assert_eq!(res.status(), 200, "ingest");
+    res.json().await.expect("json")
+}
+
+async fn anomaly_from_api(app: &TestApp) {
+    let t = app.tenant("Metrics Studio").await;
+    let start = (frontdesk_kernel::time::now_ms() / 1000 / 86400 - 9) * 86400;
+    let points = bookings(start, true);
+    // Two batches; the second re-sends a part of the first (a retry) and is de-duplicated.
+    let first = ingest(app, &t.api_key, &Value::Array(points[..200].to_vec())).await;
+    assert_eq!(first["accepted"], 200);
+    let second = ingest(app, &t.api_key, &Value::Array(points[150..].to_vec())).await;
+    assert_eq!(second["accepted"], points.len() - 200);
+    assert_eq!(second["duplicates"], 50);
+    let mut anomalies = Value::Null;
+    for _ in 0..100 {
+        anomalies = app
+            .client
+            .get(app.at("/api/v1/anomalies"))
+            .bearer_auth(&t.access_token)
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        let scored: Value = app
+            .client
+            .get(app.at("/api/v1/metrics"))
+            .bearer_auth(&t.access_token)
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        if scored[0]["scored_until"].is_string()
+            && scored[0]["points"] == points.len()
+            && anomalies["items"].as_array().is_some_and(|a| !a.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let items = anomalies["items"].as_array().expect("anomalies");
+    let drop_start = (start + (7 * 48 + 24) * 1800) * 1000;
+    let found = items
+        .iter()
+        .find(|a| {
+            let started =
+                a["started_at"].as_str().and_then(|s| s.parse::<jiff::Timestamp>().ok()).map(|t| t.as_millisecond());
+            a["direction"] == "down" && started.is_some_and(|s| (drop_start..drop_start + 3 * 3600 * 1000).contains(&s))
+        })
+        .unwrap_or_else(|| panic!("the drop is found: {anomalies:#}"));
+    let explanation = found["explanation"].as_str().expect("explanation");
+    assert!(explanation.starts_with("bookings (location=north) dropped to 2 at"), "{explanation}");
+    assert!(found["observed"].as_f64().expect("observed") < found["expected_low"].as_f64().expect("low"));
+    assert_eq!(found["dimensions"]["location"], "north");
+    // Hourly values come from the rollups.
+    let hours: Value = app
+        .client
+        .get(app.at("/api/v1/metrics/bookings?resolution=hour&dimensions=%7B%22location%22%3A%22north%22%7D"))
+        .query(&[("from", jiff::Timestamp::from_second(start).expect("ts").to_string())])
+        .bearer_auth(&t.access_token)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let buckets = hours.as_array().expect("buckets");
+    assert!(buckets.len() >= 190 && buckets[0]["count"] == 2, "{} buckets", buckets.len());
+    // Acknowledging is audited.
+    let id = found["id"].as_str().expect("id");
+    let res = app
+        .client
+        .post(app.at(&format!("/api/v1/anomalies/{id}/acknowledge")))
+        .bearer_auth(&t.access_token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 200);
+}
+both!(seasonal_drop, anomaly_from_api);
+
+async fn bad_and_late_points(app: &TestApp) {
+    let t = app.tenant("Points Studio").await;
+    let now = frontdesk_kernel::time::now_ms() / 1000;
+    let batch = json!([
+        {"metric": "signups", "value": 4, "timestamp": now - 600},
+        {"metric": "sign ups!", "value": 1, "timestamp": now},
+        {"metric": "signups", "value": "many", "timestamp": now},
+        {"metric": "signups", "value": 1, "timestamp": "yesterday"},
+        {"metric": "signups", "value": 1},
+        {"metric": "signups", "value": 2, "timestamp": "2026-01-01T00:00:00Z", "dimensions": {"a": "b"}},
+    ]);
+    let r = ingest(app, &t.api_key, &batch).await;
+    assert_eq!(r["accepted"], 2, "{r}");
+    let rejected: Vec<(u64, String)> = r["rejected"]
+        .as_array()
+        .expect("rejected")
+        .iter()
+        .map(|x| (x["index"].as_u64().unwrap_or(99), x["field"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    assert_eq!(
+        rejected,
+        vec![(1, "metric".into()), (2, "".into()), (3, "timestamp".into()), (4, "timestamp".into())],
+        "{r}"
+    );
+    // NDJSON works too; an exact re-send is a no-op.
+    let nd = format!("{{\"metric\":\"signups\",\"value\":4,\"timestamp\":{}}}\n{{\"metric\":\"signups\",\"value\":5,\"timestamp\":{}}}\n", now - 600, now - 300);
+    let res = app
+        .client
+        .post(app.at("/api/v1/metrics/ingest"))
+        .bearer_auth(&t.api_key)
+        .header("content-type", "application/x-ndjson")
+        .body(nd)
+        .send()
+        .await
+        .expect("send");
+    let v: Value = res.json().await.expect("json");
+    assert_eq!((v["accepted"].as_u64(), v["duplicates"].as_u64()), (Some(1), Some(1)), "{v}");
+    // A key without metrics:ingest cannot send points.
+    let res = app
+        .client
+        .post(app.at("/api/v1/api-keys"))
+        .bearer_auth(&t.access_token)
+        .json(&json!({"name": "ro", "permissions": ["insights:read"]}))
+        .send()
+        .await
+        .expect("send");
+    let ro: Value = res.json().await.expect("json");
+    let res = app
+        .client
+        .post(app.at("/api/v1/metrics/ingest"))
+        .bearer_auth(ro["secret"].as_str().expect("secret"))
+        .json(&batch)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 403);
+}
+both!(points, bad_and_late_points);
