@@ -8,12 +8,14 @@
 //!   time order per series, anomaly records with explanations; [`http`]: the API.
 #![forbid(unsafe_code)]
 
+mod chart;
 pub mod detector;
 mod explain;
 pub mod http;
 pub mod jobs;
 pub mod model;
 pub mod nab;
+pub mod pages;
 pub mod service;
 pub mod store;
 

@@ -306,6 +306,49 @@ impl Insights {
     }
 }
 
+/// Raw points replayed per chart (the detector is re-run over them to draw the expected band).
+const CHART_HISTORY: u32 = 200_000;
+/// Samples drawn per chart.
+const CHART_SAMPLES: usize = 720;
+
+impl Insights {
+    /// A chart of one series over `[from, to)`: values, the expected band (the same detector,
+    /// replayed from the series' first point, so the band is what it expected at the time) and
+    /// the anomaly windows.
+    pub async fn chart(
+        &self,
+        tenant: &TenantId,
+        metric: &str,
+        series: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<crate::chart::Chart> {
+        let mut tx = self.db.tenant_read(tenant).await?;
+        let points = store::points_after(&mut tx, metric, series, None, CHART_HISTORY).await?;
+        let windows = store::anomaly_windows(&mut tx, metric, series, from, to).await?;
+        drop(tx);
+        let params = self.params.clone();
+        let samples = tokio::task::spawn_blocking(move || {
+            let mut detector = Detector::new(params);
+            let mut samples = Vec::new();
+            for (ts, value) in points {
+                if ts >= to {
+                    break;
+                }
+                let obs = detector.observe(ts.div_euclid(1000), value);
+                if ts >= from {
+                    samples.push(crate::chart::Sample { t: ts, value, low: obs.expected_low, high: obs.expected_high });
+                }
+            }
+            let stride = samples.len().div_ceil(CHART_SAMPLES).max(1);
+            samples.into_iter().step_by(stride).collect::<Vec<_>>()
+        })
+        .await
+        .map_err(Error::internal)?;
+        Ok(crate::chart::draw(&samples, &windows))
+    }
+}
+
 fn severity(score: f64) -> &'static str {
     if score >= 0.9 {
         "high"

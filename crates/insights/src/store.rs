@@ -391,3 +391,26 @@ pub async fn set_sensitivity(tx: &mut TenantTx, value: f64) -> StoreResult<()> {
     .await?;
     Ok(())
 }
+
+/// (start, end) of the anomalies of one series that overlap `[from, to]`.
+pub async fn anomaly_windows(
+    tx: &mut TenantTx,
+    metric: &str,
+    series: &str,
+    from: i64,
+    to: i64,
+) -> StoreResult<Vec<(i64, i64)>> {
+    let tid = tx.tid().to_owned();
+    let rows = frontdesk_store::query(
+        "SELECT started_at, ended_at FROM anomalies
+         WHERE tenant_id = $1 AND metric = $2 AND series = $3 AND started_at <= $5 AND ended_at >= $4 ORDER BY started_at LIMIT 500",
+    )
+    .bind(tid)
+    .bind(metric)
+    .bind(series)
+    .bind(from)
+    .bind(to)
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("started_at")?, r.try_get("ended_at")?))).collect()
+}

@@ -100,6 +100,18 @@ async fn anomaly_from_api(app: &TestApp) {
         .expect("json");
     let buckets = hours.as_array().expect("buckets");
     assert!(buckets.len() >= 190 && buckets[0]["count"] == 2, "{} buckets", buckets.len());
+    // The dashboard draws the series with its expected band and lists the explained anomaly.
+    let page = app
+        .client
+        .get(app.at("/app/insights"))
+        .header("cookie", format!("fd_session={}", t.session.0))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("<polyline class=\"line\"") && html.contains("class=\"band\""), "chart drawn");
+    assert!(html.contains("class=\"anomaly\"") && html.contains("dropped to 2"), "anomaly marked and explained");
     // Acknowledging is audited.
     let id = found["id"].as_str().expect("id");
     let res = app
