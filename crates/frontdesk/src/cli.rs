@@ -190,4 +190,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
+    /// Detector speed, metric ingestion through the API on SQLite and PostgreSQL, NAB run time.
+    Insights {
+        /// PostgreSQL server to measure against (a fresh database is created and dropped).
+        #[arg(long, env = "FRONTDESK_BENCH_POSTGRES")]
+        postgres: Option<String>,
+        /// The NAB data folder (e.g. ../shared/data/nab/data) to time a corpus run.
+        #[arg(long)]
+        nab: Option<std::path::PathBuf>,
+        /// 1000-point batches to ingest per engine.
+        #[arg(long, default_value_t = 40)]
+        batches: usize,
+    },
 }

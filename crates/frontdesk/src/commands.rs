@@ -48,6 +48,9 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         Command::Bench(BenchCommand::Foundation { postgres, requests, concurrency }) => {
             crate::bench::foundation(postgres, requests, concurrency).await
         }
+        Command::Bench(BenchCommand::Insights { postgres, nab, batches }) => {
+            crate::bench::insights(postgres, nab, batches).await
+        }
     }
 }
 

@@ -78,12 +78,21 @@ impl Insights {
         let (mut accepted, mut duplicates, mut late) = (0, 0, 0);
         let mut per_series: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
         let mut scored_until: HashMap<(String, String), Option<i64>> = HashMap::new();
+        // Rollups are summed per bucket first: one write per bucket instead of one per point.
+        let mut buckets: BTreeMap<(String, String, &'static str, i64), (Resolution, store::BucketDelta)> =
+            BTreeMap::new();
         for p in &valid {
             if !store::insert_point(&mut tx, p).await? {
                 duplicates += 1;
                 continue;
             }
-            store::roll_up(&mut tx, p).await?;
+            for r in Resolution::ROLLUPS {
+                let bucket = p.ts.div_euclid(r.bucket_ms()) * r.bucket_ms();
+                buckets
+                    .entry((p.metric.clone(), p.series.clone(), r.as_str(), bucket))
+                    .and_modify(|(_, d)| d.add(p.value))
+                    .or_insert((r, store::BucketDelta::of(p.value)));
+            }
             accepted += 1;
             let key = (p.metric.clone(), p.series.clone());
             if !scored_until.contains_key(&key) {
@@ -97,6 +106,9 @@ impl Insights {
                 late += 1;
                 entry.1 += 1;
             }
+        }
+        for ((metric, series, _, bucket), (resolution, delta)) in &buckets {
+            store::roll_up(&mut tx, metric, series, *resolution, *bucket, delta).await?;
         }
         for ((metric, series), (new, late_n)) in &per_series {
             store::count_points(&mut tx, metric, series, *new, *late_n).await?;

@@ -23,8 +23,37 @@ pub async fn insert_point(tx: &mut TenantTx, p: &Point) -> StoreResult<bool> {
     Ok(n == 1)
 }
 
-/// Adds a new point to its minute, hour and day buckets.
-pub async fn roll_up(tx: &mut TenantTx, p: &Point) -> StoreResult<()> {
+/// The new points of one bucket, aggregated before they are written.
+#[derive(Debug, Clone, Copy)]
+pub struct BucketDelta {
+    pub count: i64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl BucketDelta {
+    pub fn of(value: f64) -> Self {
+        Self { count: 1, sum: value, min: value, max: value }
+    }
+
+    pub fn add(&mut self, value: f64) {
+        self.count += 1;
+        self.sum += value;
+        self.min = self.min.min(value);
+        self.max = self.max.max(value);
+    }
+}
+
+/// Adds aggregated new points to one rollup bucket.
+pub async fn roll_up(
+    tx: &mut TenantTx,
+    metric: &str,
+    series: &str,
+    resolution: Resolution,
+    bucket: i64,
+    d: &BucketDelta,
+) -> StoreResult<()> {
     // SQLite spells the two-argument minimum `min(a, b)`; PostgreSQL `LEAST(a, b)`.
     let (least, greatest) = match tx.backend() {
         Backend::Sqlite => ("min", "max"),
@@ -32,24 +61,24 @@ pub async fn roll_up(tx: &mut TenantTx, p: &Point) -> StoreResult<()> {
     };
     let sql = format!(
         "INSERT INTO metric_rollups (tenant_id, metric, series, resolution, bucket, count, sum, min, max)
-         VALUES ($1, $2, $3, $4, $5, 1, $6, $6, $6)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (tenant_id, metric, series, resolution, bucket) DO UPDATE SET
-           count = metric_rollups.count + 1, sum = metric_rollups.sum + excluded.sum,
+           count = metric_rollups.count + excluded.count, sum = metric_rollups.sum + excluded.sum,
            min = {least}(metric_rollups.min, excluded.min), max = {greatest}(metric_rollups.max, excluded.max)"
     );
     let tid = tx.tid().to_owned();
-    for r in Resolution::ROLLUPS {
-        let bucket = p.ts.div_euclid(r.bucket_ms()) * r.bucket_ms();
-        frontdesk_store::query(&sql)
-            .bind(&tid)
-            .bind(&p.metric)
-            .bind(&p.series)
-            .bind(r.as_str())
-            .bind(bucket)
-            .bind(p.value)
-            .execute(tx.conn())
-            .await?;
-    }
+    frontdesk_store::query(&sql)
+        .bind(tid)
+        .bind(metric)
+        .bind(series)
+        .bind(resolution.as_str())
+        .bind(bucket)
+        .bind(d.count)
+        .bind(d.sum)
+        .bind(d.min)
+        .bind(d.max)
+        .execute(tx.conn())
+        .await?;
     Ok(())
 }
 

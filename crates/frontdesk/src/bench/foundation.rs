@@ -1,11 +1,9 @@
-//! `frontdesk bench foundation`: the figures the foundation promises, measured on this machine.
-//! Medians and percentiles, not timed assertions: machines here are noisy, so compare ratios.
+//! `frontdesk bench foundation`: authenticated reads on both engines, start-up time, idle memory.
 
-use crate::app::{self, AppError};
-use crate::config::Config;
+use super::{cores, temp_dir, BenchApp};
+use crate::app::AppError;
 use frontdesk_kernel::Error;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
 
 struct Figures {
     requests_per_sec: f64,
@@ -44,49 +42,14 @@ pub async fn foundation(postgres: Option<String>, requests: usize, concurrency: 
     Ok(())
 }
 
-fn cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
-}
-
-fn temp_dir(prefix: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("{prefix}{}", frontdesk_kernel::id::new_body().to_lowercase()))
-}
-
 async fn reads(
     postgres: Option<&str>,
     credential: &str,
     requests: usize,
     concurrency: usize,
 ) -> Result<Figures, AppError> {
-    let dir = temp_dir("frontdesk-bench-");
-    let mut config = Config { data_dir: dir.clone(), workers: true, ..Config::default() };
-    for limit in [
-        &mut config.rate_limit_per_ip,
-        &mut config.rate_limit_per_user,
-        &mut config.rate_limit_per_api_key,
-        &mut config.rate_limit_per_tenant,
-    ] {
-        *limit = u32::MAX / 2;
-    }
-    let pg_name = match postgres {
-        Some(admin) => {
-            let name = format!("fd_bench_{}", frontdesk_kernel::id::new_body().to_lowercase());
-            pg_exec(admin, &format!("CREATE DATABASE {name}")).await?;
-            let (prefix, _) = admin
-                .rsplit_once('/')
-                .ok_or_else(|| Error::bad_request("postgres_url", "the URL must end with /<database>"))?;
-            config.database_url = Some(format!("{prefix}/{name}"));
-            Some((admin.to_owned(), name))
-        }
-        None => None,
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(Error::internal)?;
-    config.listen = listener.local_addr().map_err(Error::internal)?;
-    let db = app::open_db(&config).await?;
-    let built = app::build(&config, db).await?;
-    let identity = built.identity.clone();
-    let (stop, rx) = watch::channel(false);
-    let server = crate::serve::launch(built, &config, listener, rx).await?;
+    let bench = BenchApp::start(postgres).await?;
+    let identity = bench.identity.clone();
 
     // A tenant with a few neighbours, and its credential.
     for i in 0..5 {
@@ -109,7 +72,7 @@ async fn reads(
     let (tenant, _) =
         identity.create_tenant_with_owner(req, "owner@bench.test", "Owner", Some("bench password 123")).await?;
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().map_err(Error::internal)?;
-    let base = format!("http://{}", config.listen);
+    let base = bench.base.clone();
     let bearer = if credential == "API key" {
         let created = identity
             .create_api_key_for(
@@ -145,12 +108,7 @@ async fn reads(
     let figures =
         Figures { requests_per_sec: requests as f64 / elapsed.as_secs_f64(), p50_ms: pct(0.50), p99_ms: pct(0.99) };
 
-    let _ = stop.send(true);
-    let _ = server.await;
-    if let Some((admin, name)) = pg_name {
-        pg_exec(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
-    }
-    let _ = std::fs::remove_dir_all(dir);
+    bench.stop().await?;
     Ok(figures)
 }
 
@@ -237,12 +195,4 @@ async fn startup_and_memory() -> Result<(f64, Option<u64>), AppError> {
 fn read_rss_kb(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
-}
-
-async fn pg_exec(url: &str, sql: &str) -> Result<(), AppError> {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(url).await.map_err(Error::internal)?;
-    sqlx::query(sql).execute(&mut conn).await.map_err(Error::internal)?;
-    let _ = conn.close().await;
-    Ok(())
 }
