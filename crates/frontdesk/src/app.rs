@@ -40,7 +40,13 @@ pub enum AppError {
 
 /// Every capability's migrations, in dependency order.
 pub fn migrations() -> Vec<Migration> {
-    [frontdesk_store::MIGRATIONS, frontdesk_identity::MIGRATIONS, frontdesk_insights::MIGRATIONS].concat()
+    [
+        frontdesk_store::MIGRATIONS,
+        frontdesk_identity::MIGRATIONS,
+        frontdesk_insights::MIGRATIONS,
+        frontdesk_automation::MIGRATIONS,
+    ]
+    .concat()
 }
 
 #[derive(OpenApi)]
@@ -125,9 +131,14 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
 
     // The JSON API: routes and OpenAPI document from the same declarations.
     let insights = frontdesk_insights::Insights::new(db.clone());
+    let mut automation_config = frontdesk_automation::AutomationConfig::default();
+    automation_config.outbound.allow_private = config.webhooks_allow_private;
+    let automation = frontdesk_automation::Automation::new(db.clone(), keyring(config)?, automation_config)
+        .map_err(|e| AppError::Domain(frontdesk_kernel::Error::internal(e)))?;
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(frontdesk_identity::http::router(identity.clone()))
         .merge(frontdesk_insights::http::router(insights.clone()))
+        .merge(frontdesk_automation::router(automation.clone()))
         .merge(frontdesk_ops::http::router(ops.clone()))
         .split_for_parts();
     let mut route_table = frontdesk_web::RouteTable::default();
@@ -167,6 +178,7 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     let mut jobs = JobRegistry::new();
     frontdesk_identity::jobs::register(&mut jobs, identity.clone());
     frontdesk_insights::jobs::register(&mut jobs, insights);
+    frontdesk_automation::register_jobs(&mut jobs, automation);
     jobs.register_recurring(
         "store.purge_idempotency_keys",
         std::time::Duration::from_secs(3600),

@@ -52,6 +52,9 @@ pub struct Config {
     pub rate_limit_per_tenant: u32,
     /// SQLite durability: `FULL` (every commit on disk before we answer) or `NORMAL`.
     pub sqlite_synchronous: String,
+    /// Let webhooks reach private, loopback and link-local addresses (and plain http://): only
+    /// for local development and tests.
+    pub webhooks_allow_private: bool,
 }
 
 impl Default for Config {
@@ -78,6 +81,7 @@ impl Default for Config {
             rate_limit_per_api_key: 1200,
             rate_limit_per_tenant: 6000,
             sqlite_synchronous: "FULL".into(),
+            webhooks_allow_private: false,
         }
     }
 }
@@ -180,6 +184,9 @@ impl Config {
             if let Some(v) = non_empty(name) {
                 *slot = parse(name, &v)?;
             }
+        }
+        if let Some(v) = non_empty("FRONTDESK_WEBHOOKS_ALLOW_PRIVATE") {
+            self.webhooks_allow_private = parse("FRONTDESK_WEBHOOKS_ALLOW_PRIVATE", &v)?;
         }
         if let Some(v) = non_empty("FRONTDESK_SQLITE_SYNCHRONOUS") {
             self.sqlite_synchronous = v;

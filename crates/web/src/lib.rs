@@ -9,6 +9,7 @@ pub mod auth;
 pub mod extract;
 pub mod idempotency;
 pub mod metrics;
+pub mod outbound;
 pub mod pages;
 pub mod ratelimit;
 pub mod routes;

@@ -53,6 +53,7 @@ async fn ids_of(app: &TestApp, a: &TenantCtx) -> Vec<String> {
         "/api/v1/api-keys",
         "/api/v1/outbox",
         "/api/v1/audit-log?limit=200",
+        "/api/v1/webhooks/endpoints",
     ] {
         let v: Value = app
             .client
@@ -96,6 +97,10 @@ async fn walk(app: &TestApp) {
         ("/api/v1/workspaces", json!({"name": "Alpha Annex"})),
         ("/api/v1/invitations", json!({"email": "guest@alpha.example", "role": "MEMBER"})),
         ("/api/v1/api-keys", json!({"name": "Alpha reporting", "permissions": ["members:read"]})),
+        (
+            "/api/v1/webhooks/endpoints",
+            json!({"url": "https://hooks.alpha.example/frontdesk", "description": "Alpha CRM"}),
+        ),
     ] {
         let res = app.client.post(app.at(path)).bearer_auth(&a.access_token).json(&body).send().await.expect("send");
         assert_eq!(res.status(), 201, "A creates {path}");
@@ -105,6 +110,7 @@ async fn walk(app: &TestApp) {
     assert!(ids.iter().any(|i| i.starts_with("wsp_")) && ids.iter().any(|i| i.starts_with("inv_")));
     assert!(ids.iter().any(|i| i.starts_with("key_")) && ids.iter().any(|i| i.starts_with("mem_")));
     assert!(ids.iter().any(|i| i.starts_with("eml_")) && ids.iter().any(|i| i.starts_with("aud_")));
+    assert!(ids.iter().any(|i| i.starts_with("whe_")));
     let markers = a_markers(&a, &ids);
     let before = snapshot(app, &a).await;
 

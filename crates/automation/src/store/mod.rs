@@ -1,0 +1,16 @@
+//! Automation's SQL, written once for SQLite and PostgreSQL; every function takes a `TenantTx`.
+
+use crate::model::*;
+use frontdesk_store::{AnyRow, Row, StoreError, StoreResult, TenantTx, Tx};
+
+mod deliveries;
+mod endpoints;
+
+pub use deliveries::*;
+pub use endpoints::*;
+
+/// Lists are stored as JSON text.
+fn json_list(r: &AnyRow, col: &str) -> StoreResult<Vec<String>> {
+    let text: String = r.try_get(col)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Config(format!("{col} is not a JSON list: {e}")))
+}
