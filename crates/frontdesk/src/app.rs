@@ -178,7 +178,8 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     let mut jobs = JobRegistry::new();
     frontdesk_identity::jobs::register(&mut jobs, identity.clone());
     frontdesk_insights::jobs::register(&mut jobs, insights);
-    frontdesk_automation::register_jobs(&mut jobs, automation);
+    frontdesk_automation::register_jobs(&mut jobs, automation.clone());
+    frontdesk_store::events::register(&mut jobs, vec![Arc::new(WebhookForwarder { automation })]);
     jobs.register_recurring(
         "store.purge_idempotency_keys",
         std::time::Duration::from_secs(3600),
@@ -192,4 +193,30 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     );
 
     Ok(App { router, db, identity, jobs, workers, openapi, route_table })
+}
+
+/// Forwards every domain event to the tenant's webhook endpoints (those whose filter matches).
+struct WebhookForwarder {
+    automation: frontdesk_automation::Automation,
+}
+
+impl frontdesk_store::events::Subscriber for WebhookForwarder {
+    fn name(&self) -> &'static str {
+        "webhooks"
+    }
+
+    fn handle<'a>(
+        &'a self,
+        tenant: &'a frontdesk_kernel::TenantId,
+        event: &'a frontdesk_store::events::DomainEvent,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(async move {
+            let mut tx = self.automation.db().tenant(tenant).await?;
+            frontdesk_automation::publish(&mut tx, &event.kind, event.data.clone())
+                .await
+                .map_err(|e| JobError::Transient(e.to_string()))?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
 }

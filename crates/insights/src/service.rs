@@ -16,6 +16,9 @@ use frontdesk_store::Db;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
+/// The domain event emitted when an anomaly opens (its data is the [`Anomaly`]).
+pub const ANOMALY_EVENT: &str = "anomaly.detected";
+
 /// The job that scores the new points of one series.
 pub const SCORE_JOB: &str = "insights.score";
 /// Points scored per job run (a backlog continues in a follow-up job).
@@ -221,6 +224,7 @@ impl Insights {
                 let related = store::overlapping(tx, metric, ts, ts).await?;
                 a.explanation = explain::template(&a, &related, false);
                 store::insert_anomaly(tx, &a, series).await?;
+                frontdesk_store::events::emit(tx, ANOMALY_EVENT, serde_json::to_value(&a)?).await?;
                 tracing::info!(metric, anomaly_id = %a.id, severity = %a.severity, "anomaly detected");
                 Ok(a)
             }

@@ -17,6 +17,7 @@
 pub mod audit;
 mod db;
 mod error;
+pub mod events;
 pub mod idempotency;
 pub mod jobs;
 pub mod migrate;

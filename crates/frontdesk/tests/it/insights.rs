@@ -183,3 +183,63 @@ async fn bad_and_late_points(app: &TestApp) {
     assert_eq!(res.status(), 403);
 }
 both!(points, bad_and_late_points);
+
+/// The whole path: points in, an anomaly detected, its explanation delivered to the tenant's
+/// webhook endpoint signed per Standard Webhooks.
+async fn anomaly_reaches_the_webhook(app: &TestApp) {
+    use axum::routing::post;
+    use std::sync::{Arc, Mutex};
+    let received: Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>> = Arc::default();
+    let sink = received.clone();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        post(move |headers: axum::http::HeaderMap, body: String| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().expect("lock").push((headers, body));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let hook = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let server = tokio::spawn(async move { axum::serve(listener, receiver).await });
+
+    let t = app.tenant("Webhook Studio").await;
+    let res = app
+        .client
+        .post(app.at("/api/v1/webhooks/endpoints"))
+        .bearer_auth(&t.access_token)
+        .json(&json!({"url": hook, "description": "alerts", "event_types": ["anomaly.detected"]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 201);
+    let endpoint: Value = res.json().await.expect("json");
+    let secret = endpoint["secret"].as_str().expect("secret").to_owned();
+    let start = (frontdesk_kernel::time::now_ms() / 1000 / 86400 - 9) * 86400;
+    ingest(app, &t.api_key, &Value::Array(bookings(start, true))).await;
+    let mut delivered = None;
+    for _ in 0..150 {
+        if let Some(first) = received.lock().expect("lock").first().cloned() {
+            delivered = Some(first);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (headers, body) = delivered.expect("the anomaly reached the webhook");
+    let secret = frontdesk_automation::signature::WebhookSecret::parse(&secret).expect("secret");
+    frontdesk_automation::signature::verify(
+        &headers,
+        body.as_bytes(),
+        &[secret],
+        frontdesk_automation::signature::DEFAULT_TOLERANCE,
+    )
+    .expect("the Standard Webhooks signature verifies");
+    let event: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(event["type"], "anomaly.detected");
+    assert!(event["data"]["explanation"].as_str().unwrap_or("").contains("dropped"), "{event}");
+    server.abort();
+}
+both!(anomaly_webhook, anomaly_reaches_the_webhook, |c: &mut frontdesk::config::Config| c.webhooks_allow_private =
+    true);
