@@ -130,7 +130,10 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     };
 
     // The JSON API: routes and OpenAPI document from the same declarations.
-    let insights = frontdesk_insights::Insights::new(db.clone());
+    let mut insights = frontdesk_insights::Insights::new(db.clone());
+    if let Some(writer) = explanation_writer(config)? {
+        insights = insights.with_writer(writer);
+    }
     let mut automation_config = frontdesk_automation::AutomationConfig::default();
     automation_config.outbound.allow_private = config.webhooks_allow_private;
     let automation = frontdesk_automation::Automation::new(db.clone(), keyring(config)?, automation_config)
@@ -193,6 +196,16 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     );
 
     Ok(App { router, db, identity, jobs, workers, openapi, route_table })
+}
+
+/// The platform's language model for wording explanations, when one is configured.
+fn explanation_writer(config: &Config) -> Result<Option<frontdesk_insights::ExplanationWriter>, AppError> {
+    let Some(base) = &config.llm_base_url else { return Ok(None) };
+    let key = config.llm_api_key.clone().map(frontdesk_agent::ApiKey::new);
+    let provider = frontdesk_agent::OpenAiCompatible::new(base, config.llm_model.clone(), key, Default::default())
+        .map_err(|e| AppError::Domain(frontdesk_kernel::Error::internal(e)))?;
+    let resilient = frontdesk_agent::Resilient::new(Arc::new(provider), frontdesk_agent::RetryPolicy::default());
+    Ok(Some(frontdesk_insights::ExplanationWriter::new(Arc::new(resilient))))
 }
 
 /// Forwards every domain event to the tenant's webhook endpoints (those whose filter matches).

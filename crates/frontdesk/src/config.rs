@@ -55,6 +55,11 @@ pub struct Config {
     /// Let webhooks reach private, loopback and link-local addresses (and plain http://): only
     /// for local development and tests.
     pub webhooks_allow_private: bool,
+    /// An OpenAI-compatible endpoint (`https://api.openai.com/v1`, `http://127.0.0.1:11434/v1`)
+    /// used platform-wide where a tenant has none of its own (today: wording anomaly explanations).
+    pub llm_base_url: Option<String>,
+    pub llm_model: String,
+    pub llm_api_key: Option<String>,
 }
 
 impl Default for Config {
@@ -82,6 +87,9 @@ impl Default for Config {
             rate_limit_per_tenant: 6000,
             sqlite_synchronous: "FULL".into(),
             webhooks_allow_private: false,
+            llm_base_url: None,
+            llm_model: "gpt-4o-mini".into(),
+            llm_api_key: None,
         }
     }
 }
@@ -188,6 +196,15 @@ impl Config {
         if let Some(v) = non_empty("FRONTDESK_WEBHOOKS_ALLOW_PRIVATE") {
             self.webhooks_allow_private = parse("FRONTDESK_WEBHOOKS_ALLOW_PRIVATE", &v)?;
         }
+        if let Some(v) = non_empty("FRONTDESK_LLM_BASE_URL") {
+            self.llm_base_url = Some(v);
+        }
+        if let Some(v) = non_empty("FRONTDESK_LLM_MODEL") {
+            self.llm_model = v;
+        }
+        if let Some(v) = non_empty("FRONTDESK_LLM_API_KEY") {
+            self.llm_api_key = Some(v);
+        }
         if let Some(v) = non_empty("FRONTDESK_SQLITE_SYNCHRONOUS") {
             self.sqlite_synchronous = v;
         }
@@ -208,6 +225,11 @@ impl Config {
         if let Some(url) = &self.public_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(ConfigError::Invalid("public_url must start with http:// or https://".into()));
+            }
+        }
+        if let Some(url) = &self.llm_base_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::Invalid("llm_base_url must start with http:// or https://".into()));
             }
         }
         if !matches!(self.log_format.as_str(), "json" | "pretty") {

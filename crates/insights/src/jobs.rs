@@ -1,9 +1,24 @@
 //! Background work of insights: scoring new points of a series.
 
-use crate::service::{Insights, ScorePayload, SCORE_JOB};
+use crate::model::AnomalyId;
+use crate::service::{Insights, ScorePayload, EXPLAIN_JOB, SCORE_JOB};
 use frontdesk_store::jobs::{Job, JobError, JobRegistry};
 
+#[derive(serde::Deserialize)]
+struct ExplainPayload {
+    anomaly_id: AnomalyId,
+}
+
 pub fn register(registry: &mut JobRegistry, insights: Insights) {
+    let for_explain = insights.clone();
+    registry.register(EXPLAIN_JOB, move |job: Job| {
+        let insights = for_explain.clone();
+        async move {
+            let p: ExplainPayload = job.payload()?;
+            insights.reword(job.tenant()?, &p.anomaly_id).await.map_err(|e| JobError::Transient(e.to_string()))?;
+            Ok(())
+        }
+    });
     registry.register(SCORE_JOB, move |job: Job| {
         let insights = insights.clone();
         async move {

@@ -18,10 +18,12 @@ pub mod nab;
 pub mod pages;
 pub mod service;
 pub mod store;
+mod writer;
 
 pub use detector::{Detector, DetectorParams, Observation};
 pub use nab::{run_corpus, score_corpus, NabError, NabReport};
 pub use service::Insights;
+pub use writer::ExplanationWriter;
 
 /// Insights' schema (after identity's).
 pub const MIGRATIONS: &[frontdesk_store::Migration] = &[frontdesk_store::migration!("insights", 1, "0001_metrics")];

@@ -30,7 +30,11 @@ pub const MAX_BATCH: usize = 5000;
 pub struct Insights {
     db: Db,
     params: DetectorParams,
+    writer: Option<crate::writer::ExplanationWriter>,
 }
+
+/// The job that has the language model reword a new anomaly's explanation.
+pub const EXPLAIN_JOB: &str = "insights.explain";
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct ScorePayload {
@@ -40,7 +44,28 @@ pub(crate) struct ScorePayload {
 
 impl Insights {
     pub fn new(db: Db) -> Self {
-        Self { db, params: DetectorParams::default() }
+        Self { db, params: DetectorParams::default(), writer: None }
+    }
+
+    /// Explanations are reworded by this model (checked against the data) when one is configured.
+    pub fn with_writer(mut self, writer: crate::writer::ExplanationWriter) -> Self {
+        self.writer = Some(writer);
+        self
+    }
+
+    /// Rewords an anomaly's template explanation with the model (the job). The template stays
+    /// when there is no model, it fails, or it names numbers that are not in the data.
+    pub async fn reword(&self, tenant: &TenantId, id: &AnomalyId) -> Result<bool> {
+        let Some(writer) = &self.writer else { return Ok(false) };
+        let template = {
+            let mut tx = self.db.tenant_read(tenant).await?;
+            store::anomaly(&mut tx, id).await?.explanation
+        };
+        let Some(text) = writer.rewrite(&template).await else { return Ok(false) };
+        let mut tx = self.db.tenant(tenant).await?;
+        let updated = store::set_explanation_if(&mut tx, id, &template, &text).await?;
+        tx.commit().await?;
+        Ok(updated)
     }
 
     pub fn db(&self) -> &Db {
@@ -225,6 +250,13 @@ impl Insights {
                 a.explanation = explain::template(&a, &related, false);
                 store::insert_anomaly(tx, &a, series).await?;
                 frontdesk_store::events::emit(tx, ANOMALY_EVENT, serde_json::to_value(&a)?).await?;
+                if self.writer.is_some() {
+                    jobs::enqueue(
+                        tx,
+                        NewJob::new(EXPLAIN_JOB, &serde_json::json!({"anomaly_id": a.id}))?.max_attempts(3),
+                    )
+                    .await?;
+                }
                 tracing::info!(metric, anomaly_id = %a.id, severity = %a.severity, "anomaly detected");
                 Ok(a)
             }

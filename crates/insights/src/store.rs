@@ -395,6 +395,22 @@ pub async fn acknowledge(tx: &mut TenantTx, id: &AnomalyId, by: &str) -> StoreRe
     Ok(())
 }
 
+/// Replaces the explanation if it is still `expected` (the scoring job may have moved on).
+pub async fn set_explanation_if(tx: &mut TenantTx, id: &AnomalyId, expected: &str, text: &str) -> StoreResult<bool> {
+    let tid = tx.tid().to_owned();
+    let n = frontdesk_store::query(
+        "UPDATE anomalies SET explanation = $1 WHERE tenant_id = $2 AND id = $3 AND explanation = $4",
+    )
+    .bind(text)
+    .bind(tid)
+    .bind(id.as_str())
+    .bind(expected)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
 // ---------- settings ----------
 
 pub async fn sensitivity(tx: &mut TenantTx) -> StoreResult<f64> {

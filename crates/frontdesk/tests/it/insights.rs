@@ -243,3 +243,58 @@ async fn anomaly_reaches_the_webhook(app: &TestApp) {
 }
 both!(anomaly_webhook, anomaly_reaches_the_webhook, |c: &mut frontdesk::config::Config| c.webhooks_allow_private =
     true);
+
+async fn wait_for_explanation(app: &TestApp, token: &str, check: impl Fn(&str) -> bool) -> String {
+    let mut last = String::new();
+    for _ in 0..150 {
+        let v: Value = app
+            .client
+            .get(app.at("/api/v1/anomalies"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        if let Some(text) = v["items"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["direction"] == "down"))
+            .and_then(|a| a["explanation"].as_str())
+        {
+            last = text.to_owned();
+            if check(text) {
+                return last;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("explanation never settled: {last}");
+}
+
+/// With a model configured, explanations are reworded — unless the model invents a number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_rewords_explanations_without_inventing_numbers() {
+    use frontdesk_agent::testing::{Reply, StandIn};
+    let model = StandIn::start().await;
+    let url = model.base_url();
+    let app = TestApp::spawn_with(crate::harness::Backend::Sqlite, |c| c.llm_base_url = Some(url)).await;
+    let start = (frontdesk_kernel::time::now_ms() / 1000 / 86400 - 9) * 86400;
+
+    model.always(Reply::Text("Bookings in the north studio fell far below the usual range this afternoon.".into()));
+    let t = app.tenant("Model Studio").await;
+    ingest(&app, &t.api_key, &Value::Array(bookings(start, true))).await;
+    let text = wait_for_explanation(&app, &t.access_token, |e| e.starts_with("Bookings in the north studio")).await;
+    assert!(!text.contains("dropped to"));
+    assert!(model.received().iter().any(|r| r.body.to_string().contains("dropped to 2")), "the model saw the template");
+
+    model.always(Reply::Text("Bookings fell to 999, a record low.".into()));
+    let t2 = app.tenant("Model Studio Two").await;
+    ingest(&app, &t2.api_key, &Value::Array(bookings(start, true))).await;
+    // The rewording is refused: the template stays.
+    let text = wait_for_explanation(&app, &t2.access_token, |e| e.contains("dropped to 2")).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let again = wait_for_explanation(&app, &t2.access_token, |_| true).await;
+    assert_eq!(text, again, "an invented number never replaces the data");
+    app.stop().await;
+}
