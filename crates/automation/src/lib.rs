@@ -8,6 +8,7 @@
 pub mod http;
 pub mod jobs;
 pub mod model;
+pub mod pages;
 pub mod service;
 pub mod signature;
 pub mod store;

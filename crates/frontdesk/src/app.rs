@@ -113,6 +113,7 @@ pub fn templates() -> Result<Templates, AppError> {
     frontdesk_identity::pages::templates(&mut b);
     frontdesk_ops::pages::templates(&mut b);
     frontdesk_insights::pages::templates(&mut b);
+    frontdesk_automation::pages::templates(&mut b);
     Ok(b.build()?)
 }
 
@@ -152,6 +153,7 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     let (pages_router, page_table) = frontdesk_identity::pages::routes(identity.clone())
         .merge(frontdesk_ops::pages::routes(ops.clone()))
         .merge(frontdesk_insights::pages::routes(insights.clone()))
+        .merge(frontdesk_automation::pages::routes(automation.clone()))
         .merge(frontdesk_ops::docs::routes(docs))
         .merge(Routes::new().get("/assets/{file}", Requirement::Public, get(pages::serve_asset)))
         .into_parts()?;

@@ -239,6 +239,26 @@ async fn anomaly_reaches_the_webhook(app: &TestApp) {
     let event: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(event["type"], "anomaly.detected");
     assert!(event["data"]["explanation"].as_str().unwrap_or("").contains("dropped"), "{event}");
+    // The delivery log on the dashboard shows it.
+    let endpoint_id = endpoint["id"].as_str().expect("id");
+    let mut html = String::new();
+    for _ in 0..50 {
+        html = app
+            .client
+            .get(app.at(&format!("/app/webhooks/{endpoint_id}")))
+            .header("cookie", format!("fd_session={}", t.session.0))
+            .send()
+            .await
+            .expect("send")
+            .text()
+            .await
+            .expect("html");
+        if html.contains("delivered") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(html.contains("anomaly.detected") && html.contains("delivered"), "{html}");
     server.abort();
 }
 both!(anomaly_webhook, anomaly_reaches_the_webhook, |c: &mut frontdesk::config::Config| c.webhooks_allow_private =
