@@ -66,6 +66,7 @@ pub struct App {
     pub router: Router,
     pub db: Db,
     pub identity: Identity,
+    pub insights: frontdesk_insights::Insights,
     pub jobs: JobRegistry,
     pub workers: Arc<WorkerStatus>,
     pub openapi: utoipa::openapi::OpenApi,
@@ -182,7 +183,7 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
 
     let mut jobs = JobRegistry::new();
     frontdesk_identity::jobs::register(&mut jobs, identity.clone());
-    frontdesk_insights::jobs::register(&mut jobs, insights);
+    frontdesk_insights::jobs::register(&mut jobs, insights.clone());
     frontdesk_automation::register_jobs(&mut jobs, automation.clone());
     frontdesk_store::events::register(&mut jobs, vec![Arc::new(WebhookForwarder { automation })]);
     jobs.register_recurring(
@@ -197,7 +198,7 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
         },
     );
 
-    Ok(App { router, db, identity, jobs, workers, openapi, route_table })
+    Ok(App { router, db, identity, insights, jobs, workers, openapi, route_table })
 }
 
 /// The platform's language model for wording explanations, when one is configured.

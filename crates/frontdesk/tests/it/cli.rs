@@ -133,6 +133,26 @@ async fn serve_demo_prints_where_to_log_in() {
         .expect("json");
     assert_eq!(tenant["slug"], "demo");
     assert_eq!(tenant["time_zone"], "Europe/Berlin");
+    // The demo's metrics are scored in the background: yesterday's booking outage shows up.
+    let token = tokens["access_token"].as_str().expect("token");
+    let mut found = false;
+    for _ in 0..100 {
+        let anomalies: Value = client
+            .get(format!("http://127.0.0.1:{port}/api/v1/anomalies?metric=bookings"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("anomalies")
+            .json()
+            .await
+            .expect("json");
+        if anomalies["items"].as_array().is_some_and(|a| a.iter().any(|x| x["direction"] == "down")) {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(found, "the demo's booking outage is detected");
     let _ = child.kill().await;
     let output = child.wait_with_output().await.expect("output");
     let printed = String::from_utf8_lossy(&output.stdout);
