@@ -13,6 +13,8 @@ use frontdesk_web::{ApiJson, ApiPath, ApiQuery, AuditActor, Principal};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub mod workflows;
+
 pub fn router(automation: Automation) -> OpenApiRouter {
     OpenApiRouter::new()
         .routes(routes!(list_endpoints, create_endpoint))

@@ -5,6 +5,9 @@ use frontdesk_kernel::time::rfc3339;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+mod workflows;
+pub use workflows::*;
+
 define_id!(
     /// A URL of the tenant's that receives signed webhooks.
     WebhookEndpointId,

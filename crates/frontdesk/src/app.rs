@@ -140,10 +140,12 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     automation_config.outbound.allow_private = config.webhooks_allow_private;
     let automation = frontdesk_automation::Automation::new(db.clone(), keyring(config)?, automation_config)
         .map_err(|e| AppError::Domain(frontdesk_kernel::Error::internal(e)))?;
+    let workflows = frontdesk_automation::Workflows::new(automation.clone(), identity.clone());
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(frontdesk_identity::http::router(identity.clone()))
         .merge(frontdesk_insights::http::router(insights.clone()))
         .merge(frontdesk_automation::router(automation.clone()))
+        .merge(frontdesk_automation::workflows_router(workflows.clone()))
         .merge(frontdesk_ops::http::router(ops.clone()))
         .split_for_parts();
     let mut route_table = frontdesk_web::RouteTable::default();
@@ -185,7 +187,11 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     frontdesk_identity::jobs::register(&mut jobs, identity.clone());
     frontdesk_insights::jobs::register(&mut jobs, insights.clone());
     frontdesk_automation::register_jobs(&mut jobs, automation.clone());
-    frontdesk_store::events::register(&mut jobs, vec![Arc::new(WebhookForwarder { automation })]);
+    frontdesk_automation::register_workflow_jobs(&mut jobs, workflows.clone());
+    frontdesk_store::events::register(
+        &mut jobs,
+        vec![Arc::new(WebhookForwarder { automation }), Arc::new(frontdesk_automation::WorkflowSubscriber(workflows))],
+    );
     jobs.register_recurring(
         "store.purge_idempotency_keys",
         std::time::Duration::from_secs(3600),

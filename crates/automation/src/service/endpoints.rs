@@ -10,11 +10,16 @@ impl Automation {
     /// Checks a destination URL: absolute, https (http only where private destinations are
     /// allowed), no credentials, and not an obviously internal host.
     fn check_url(&self, v: &mut Validator, raw: &str) -> Option<String> {
+        self.check_destination(v, "url", raw)
+    }
+
+    /// [`Self::check_url`] for any field (`actions[0].webhook_url`).
+    pub(crate) fn check_destination(&self, v: &mut Validator, field: &str, raw: &str) -> Option<String> {
         let policy = &self.config.outbound;
         let url = match url::Url::parse(raw.trim()) {
             Ok(u) => u,
             Err(_) => {
-                v.push("url", "invalid_url", "Enter an absolute URL, like https://example.com/webhooks.");
+                v.push(field, "invalid_url", "Enter an absolute URL, like https://example.com/webhooks.");
                 return None;
             }
         };
@@ -29,7 +34,7 @@ impl Automation {
         };
         match problem {
             Some((code, message)) => {
-                v.push("url", code, message);
+                v.push(field, code, message);
                 None
             }
             None => Some(url.to_string()),

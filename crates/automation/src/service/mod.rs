@@ -1,9 +1,19 @@
 //! Automation's rules: webhook endpoints with their secrets, publishing events into the
-//! delivery log (in the caller's transaction), replays. Every change is audited in its own
-//! transaction.
+//! delivery log (in the caller's transaction), replays; and workflows ([`Workflows`]): their
+//! definitions, the engine that fires them on domain events and schedules, and the runner that
+//! performs their steps. Every change is audited in its own transaction.
 
 mod deliveries;
 mod endpoints;
+mod engine;
+pub mod matching;
+mod runner;
+mod validate;
+mod workflows;
+
+pub(crate) use engine::register as register_workflow_jobs;
+pub use engine::{WorkflowSubscriber, RUN_JOB, SCHEDULE_JOB};
+pub use workflows::{Workflows, WORKFLOW_SECRET_PURPOSE};
 
 use crate::model::*;
 use crate::signature::WebhookSecret;
@@ -49,7 +59,18 @@ pub struct AutomationConfig {
     pub retry_schedule: Vec<Duration>,
     /// How long the previous secret keeps signing after a rotation.
     pub rotation_overlap: Duration,
+    /// Workflows a tenant may have (the plan's limit until billing lands and supplies it per
+    /// plan). Creating one more answers 409 `workflow_limit`.
+    pub max_workflows_per_tenant: u32,
+    /// Delay before each further attempt of a failing workflow step (see
+    /// [`WORKFLOW_RETRY_DELAYS`]); a step gets one attempt more than there are delays.
+    pub workflow_retry_delays: Vec<Duration>,
 }
+
+/// A failing workflow step is tried five times: at once, then after 10 s, 1 min, 5 min and
+/// 30 min; after that the run stops as `failed` with the step's error.
+pub const WORKFLOW_RETRY_DELAYS: &[Duration] =
+    &[Duration::from_secs(10), Duration::from_secs(60), Duration::from_secs(300), Duration::from_secs(1800)];
 
 impl Default for AutomationConfig {
     fn default() -> Self {
@@ -64,6 +85,8 @@ impl Default for AutomationConfig {
             },
             retry_schedule: RETRY_SCHEDULE.to_vec(),
             rotation_overlap: Duration::from_secs(24 * 3600),
+            max_workflows_per_tenant: 50,
+            workflow_retry_delays: WORKFLOW_RETRY_DELAYS.to_vec(),
         }
     }
 }

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use frontdesk_automation::model::*;
 use frontdesk_automation::signature::{verify, WebhookSecret, DEFAULT_TOLERANCE};
-use frontdesk_automation::{Automation, AutomationConfig};
+use frontdesk_automation::{Automation, AutomationConfig, Workflows};
 use frontdesk_kernel::crypto::Keyring;
 use frontdesk_kernel::TenantId;
 use frontdesk_store::audit::Actor;
@@ -24,6 +24,9 @@ pub struct Harness {
     pub db: Db,
     pub tenant: TenantId,
     pub automation: Automation,
+    /// Workflows on `automation`, e-mailing through a real identity service's outbox.
+    pub workflows: Workflows,
+    pub identity: frontdesk_identity::Identity,
     pub principal: Principal,
     pub actor: Actor,
     _shutdown: watch::Sender<bool>,
@@ -71,8 +74,16 @@ pub async fn harness(config: AutomationConfig, worker_config: Option<AutomationC
         Some(c) => Automation::new(db.clone(), keyring(), c).expect("worker service"),
         None => automation.clone(),
     };
+    let identity = frontdesk_identity::Identity::new(
+        db.clone(),
+        keyring(),
+        Arc::new(frontdesk_web::RateLimiter::in_memory()),
+        frontdesk_identity::IdentityConfig::default(),
+    );
+    let workflows = Workflows::new(automation.clone(), identity.clone());
     let mut registry = JobRegistry::new();
-    frontdesk_automation::register_jobs(&mut registry, worker_automation);
+    frontdesk_automation::register_jobs(&mut registry, worker_automation.clone());
+    frontdesk_automation::register_workflow_jobs(&mut registry, Workflows::new(worker_automation, identity.clone()));
     let worker_config = WorkerConfig { poll_interval: Duration::from_millis(20), ..WorkerConfig::default() };
     let (shutdown, rx) = watch::channel(false);
     tokio::spawn(Worker::new(db.clone(), registry, worker_config).run(rx));
@@ -89,7 +100,16 @@ pub async fn harness(config: AutomationConfig, worker_config: Option<AutomationC
         tenant_name: None,
         memberships: Vec::new(),
     };
-    Harness { db, tenant, automation, principal, actor: Actor::system("test"), _shutdown: shutdown }
+    Harness {
+        db,
+        tenant,
+        automation,
+        workflows,
+        identity,
+        principal,
+        actor: Actor::system("test"),
+        _shutdown: shutdown,
+    }
 }
 
 impl Harness {

@@ -318,3 +318,111 @@ async fn model_rewords_explanations_without_inventing_numbers() {
     assert_eq!(text, again, "an invented number never replaces the data");
     app.stop().await;
 }
+
+/// An anomaly fires the tenant's workflow: its Slack message and its signed webhook both arrive.
+async fn workflow_fires_on_anomaly(app: &TestApp) {
+    use axum::routing::post;
+    use std::sync::{Arc, Mutex};
+    type Seen = Arc<Mutex<Vec<(String, axum::http::HeaderMap, String)>>>;
+    let seen: Seen = Arc::default();
+    let sink = seen.clone();
+    let receiver = axum::Router::new().route(
+        "/{which}",
+        post(
+            move |axum::extract::Path(which): axum::extract::Path<String>,
+                  headers: axum::http::HeaderMap,
+                  body: String| {
+                let sink = sink.clone();
+                async move {
+                    sink.lock().expect("lock").push((which, headers, body));
+                    "ok"
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let server = tokio::spawn(async move { axum::serve(listener, receiver).await });
+
+    let t = app.tenant("Workflow Studio").await;
+    let endpoint: Value = app
+        .client
+        .post(app.at("/api/v1/webhooks/endpoints"))
+        .bearer_auth(&t.access_token)
+        .json(&json!({"url": format!("{base}/crm"), "event_types": ["bookings.alert"]}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let workflow = json!({
+        "name": "Bookings collapse",
+        "trigger": {"event": "anomaly.detected", "metric": "bookings", "direction": "down", "severity_at_least": "low"},
+        "conditions": [{"field": "data.dimensions.location", "op": "eq", "value": "north"}],
+        "actions": [
+            {"type": "slack", "webhook_url": format!("{base}/slack"), "text": "Heads up: {{data.explanation}}"},
+            {"type": "webhook", "event_type": "bookings.alert"}
+        ]
+    });
+    let res = app
+        .client
+        .post(app.at("/api/v1/workflows"))
+        .bearer_auth(&t.access_token)
+        .json(&workflow)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap_or_default());
+    let start = (frontdesk_kernel::time::now_ms() / 1000 / 86400 - 9) * 86400;
+    ingest(app, &t.api_key, &Value::Array(bookings(start, true))).await;
+    for _ in 0..150 {
+        let got = seen.lock().expect("lock").iter().map(|(w, _, _)| w.clone()).collect::<Vec<_>>();
+        if got.contains(&"slack".to_owned()) && got.contains(&"crm".to_owned()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let seen = seen.lock().expect("lock").clone();
+    let slack = seen.iter().find(|(w, _, _)| w == "slack").expect("the Slack action ran");
+    let text: Value = serde_json::from_str(&slack.2).expect("slack json");
+    assert!(text["text"].as_str().unwrap_or("").starts_with("Heads up: bookings (location=north) dropped"), "{text}");
+    let (_, headers, body) = seen.iter().find(|(w, _, _)| w == "crm").expect("the webhook action ran");
+    let secret = frontdesk_automation::signature::WebhookSecret::parse(endpoint["secret"].as_str().expect("secret"))
+        .expect("secret");
+    frontdesk_automation::signature::verify(
+        headers,
+        body.as_bytes(),
+        &[secret],
+        frontdesk_automation::signature::DEFAULT_TOLERANCE,
+    )
+    .expect("signed");
+    let runs: Value = app
+        .client
+        .get(app.at(&format!("/api/v1/workflows/{}/runs", res_id(app, &t.access_token).await)))
+        .bearer_auth(&t.access_token)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(runs["items"][0]["state"], "succeeded", "{runs}");
+    server.abort();
+}
+both!(workflow_on_anomaly, workflow_fires_on_anomaly, |c: &mut frontdesk::config::Config| c.webhooks_allow_private =
+    true);
+
+async fn res_id(app: &TestApp, token: &str) -> String {
+    let list: Value = app
+        .client
+        .get(app.at("/api/v1/workflows"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    list["items"][0]["id"].as_str().expect("workflow id").to_owned()
+}

@@ -1,0 +1,189 @@
+//! Checking workflow definitions, with field errors named like `actions[1].webhook_url`; and
+//! sealing / showing the Slack webhook URLs inside actions.
+
+use super::*;
+use crate::service::matching::parse_hh_mm;
+use frontdesk_kernel::domain::Email;
+
+const MAX_NAME: usize = 200;
+const MAX_CONDITIONS: usize = 20;
+const MAX_ACTIONS: usize = 10;
+const MAX_TEXT: usize = 4000;
+const MAX_BODY: usize = 20_000;
+const MAX_SUBJECT: usize = 200;
+const MAX_COOLDOWN: i64 = 7 * 24 * 3600;
+const MAX_EVERY_MINUTES: u32 = 7 * 24 * 60;
+
+impl Workflows {
+    pub(crate) fn check_name(v: &mut Validator, name: &str) -> String {
+        let name = name.trim();
+        if name.is_empty() {
+            v.push("name", "required", "Give the workflow a name.");
+        } else if name.chars().count() > MAX_NAME {
+            v.push("name", "too_long", format!("At most {MAX_NAME} characters."));
+        }
+        name.to_owned()
+    }
+
+    pub(crate) fn check_cooldown(v: &mut Validator, secs: i64) {
+        if !(0..=MAX_COOLDOWN).contains(&secs) {
+            v.push("cooldown_secs", "out_of_range", format!("Between 0 and {MAX_COOLDOWN} seconds."));
+        }
+    }
+
+    pub(crate) fn check_trigger(v: &mut Validator, t: &Trigger) {
+        let schedule = t.event == SCHEDULE_EVENT;
+        if !schedule {
+            if let Err((code, message)) = check_event_type(&t.event) {
+                v.push("trigger.event", code, message);
+            }
+        }
+        if t.event != ANOMALY_EVENT {
+            for (field, set) in [
+                ("metric", t.metric.is_some()),
+                ("severity_at_least", t.severity_at_least.is_some()),
+                ("direction", t.direction.is_some()),
+            ] {
+                if set {
+                    v.push(&format!("trigger.{field}"), "anomalies_only", "Only anomaly triggers filter on this.");
+                }
+            }
+        }
+        if let Some(metric) = &t.metric {
+            if metric.trim().is_empty() || metric.len() > 200 {
+                v.push("trigger.metric", "invalid", "Name a metric (at most 200 characters).");
+            }
+        }
+        match (schedule, t.every_minutes, t.daily_at.as_deref()) {
+            (false, None, None) => {}
+            (false, _, _) => v.push("trigger.event", "schedule_only", "Only schedule triggers take a timetable."),
+            (true, None, None) | (true, Some(_), Some(_)) => {
+                v.push("trigger", "schedule_required", "A schedule needs either every_minutes or daily_at.")
+            }
+            (true, Some(n), None) => {
+                if !(1..=MAX_EVERY_MINUTES).contains(&n) {
+                    v.push("trigger.every_minutes", "out_of_range", format!("Between 1 and {MAX_EVERY_MINUTES}."));
+                }
+            }
+            (true, None, Some(at)) => {
+                if parse_hh_mm(at).is_none() {
+                    v.push("trigger.daily_at", "invalid_time", "A time of day as HH:MM, like 09:30.");
+                }
+            }
+        }
+    }
+
+    pub(crate) fn check_conditions(v: &mut Validator, conditions: &[Condition]) {
+        if conditions.len() > MAX_CONDITIONS {
+            v.push("conditions", "too_many", format!("At most {MAX_CONDITIONS} conditions."));
+        }
+        for (i, c) in conditions.iter().enumerate() {
+            let f = c.field.as_str();
+            let path_ok = (f.starts_with("data.") && f.len() > 5 && !f.split('.').any(str::is_empty))
+                || matches!(f, "event.kind" | "event.id" | "event.occurred_at");
+            if !path_ok || f.len() > 200 {
+                v.push(
+                    &format!("conditions[{i}].field"),
+                    "invalid_path",
+                    "A dotted path into the event's data (data.severity, data.items.0.name) or event.kind.",
+                );
+            }
+            let value_ok = match (c.op, &c.value) {
+                (ConditionOp::Exists, _) => true,
+                (_, None) => false,
+                (ConditionOp::Gt | ConditionOp::Gte | ConditionOp::Lt | ConditionOp::Lte, Some(v)) => {
+                    v.is_number() || v.is_string()
+                }
+                (_, Some(_)) => true,
+            };
+            if !value_ok {
+                v.push(
+                    &format!("conditions[{i}].value"),
+                    "invalid",
+                    "Give a value to compare with (a number or text).",
+                );
+            }
+        }
+    }
+
+    /// Checks actions and returns them as stored: Slack URLs sealed. A Slack URL sent back in
+    /// the shortened form the API shows keeps the sealed URL it stands for (`keep`).
+    pub(crate) fn check_actions(&self, v: &mut Validator, actions: &[Action], keep: &[Action]) -> Vec<Action> {
+        if actions.is_empty() {
+            v.push("actions", "required", "Add at least one action.");
+        } else if actions.len() > MAX_ACTIONS {
+            v.push("actions", "too_many", format!("At most {MAX_ACTIONS} actions."));
+        }
+        let mut out = Vec::with_capacity(actions.len());
+        for (i, action) in actions.iter().enumerate() {
+            let field = |name: &str| format!("actions[{i}].{name}");
+            match action {
+                Action::Slack { webhook_url, text: body } => {
+                    check_text(v, &field("text"), body, MAX_TEXT);
+                    let kept = keep.iter().find_map(|k| match k {
+                        Action::Slack { webhook_url: sealed, .. } if self.shown_url(sealed) == *webhook_url => {
+                            Some(sealed.clone())
+                        }
+                        _ => None,
+                    });
+                    let sealed = match kept {
+                        Some(sealed) => sealed,
+                        None => {
+                            let url = self.automation.check_destination(v, &field("webhook_url"), webhook_url);
+                            url.map(|u| self.automation.keys.seal(WORKFLOW_SECRET_PURPOSE, u.as_bytes()))
+                                .unwrap_or_default()
+                        }
+                    };
+                    out.push(Action::Slack { webhook_url: sealed, text: body.clone() });
+                }
+                Action::Webhook { event_type } => {
+                    if let Some(Err((code, message))) = event_type.as_deref().map(check_event_type) {
+                        v.push(&field("event_type"), code, message);
+                    }
+                    out.push(action.clone());
+                }
+                Action::Email { to, subject, body } => {
+                    check_text(v, &field("subject"), subject, MAX_SUBJECT);
+                    check_text(v, &field("body"), body, MAX_BODY);
+                    let to = v.check(&field("to"), Email::parse(to)).map(Email::into_inner).unwrap_or_default();
+                    out.push(Action::Email { to, subject: subject.clone(), body: body.clone() });
+                }
+            }
+        }
+        out
+    }
+
+    /// The clear Slack URL of a stored (sealed) one.
+    pub(crate) fn open_url(&self, sealed: &str) -> Option<String> {
+        let bytes = self.automation.keys.open(WORKFLOW_SECRET_PURPOSE, sealed).ok()?;
+        String::from_utf8(bytes).ok()
+    }
+
+    /// How the API shows a sealed Slack URL: scheme, host and the last four characters.
+    pub(crate) fn shown_url(&self, sealed: &str) -> String {
+        let Some(clear) = self.open_url(sealed) else { return "(unreadable)".into() };
+        let tail: String = clear.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+        match url::Url::parse(&clear) {
+            Ok(u) => format!("{}://{}/…{tail}", u.scheme(), u.host_str().unwrap_or_default()),
+            Err(_) => format!("…{tail}"),
+        }
+    }
+
+    /// The workflow as the API shows it (Slack URLs shortened).
+    pub(crate) fn shown(&self, mut w: Workflow) -> Workflow {
+        for action in &mut w.actions {
+            if let Action::Slack { webhook_url, .. } = action {
+                *webhook_url = self.shown_url(webhook_url);
+            }
+        }
+        w
+    }
+}
+
+fn check_text(v: &mut Validator, field: &str, value: &str, max: usize) {
+    if value.trim().is_empty() {
+        v.push(field, "required", "This text is required.");
+    } else if value.chars().count() > max {
+        v.push(field, "too_long", format!("At most {max} characters."));
+    }
+}
