@@ -21,6 +21,7 @@ pub mod service;
 pub mod signature;
 pub mod store;
 pub mod template;
+pub mod workflow_pages;
 
 pub use service::{
     publish, Automation, AutomationConfig, WorkflowSubscriber, Workflows, DELIVER_JOB, RETRY_SCHEDULE, RUN_JOB,

@@ -115,6 +115,7 @@ pub fn templates() -> Result<Templates, AppError> {
     frontdesk_ops::pages::templates(&mut b);
     frontdesk_insights::pages::templates(&mut b);
     frontdesk_automation::pages::templates(&mut b);
+    frontdesk_automation::workflow_pages::templates(&mut b);
     Ok(b.build()?)
 }
 
@@ -157,6 +158,7 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
         .merge(frontdesk_ops::pages::routes(ops.clone()))
         .merge(frontdesk_insights::pages::routes(insights.clone()))
         .merge(frontdesk_automation::pages::routes(automation.clone()))
+        .merge(frontdesk_automation::workflow_pages::routes(workflows.clone()))
         .merge(frontdesk_ops::docs::routes(docs))
         .merge(Routes::new().get("/assets/{file}", Requirement::Public, get(pages::serve_asset)))
         .into_parts()?;

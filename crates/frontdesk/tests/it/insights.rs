@@ -408,6 +408,27 @@ async fn workflow_fires_on_anomaly(app: &TestApp) {
         .await
         .expect("json");
     assert_eq!(runs["items"][0]["state"], "succeeded", "{runs}");
+    // The dashboard lists the workflow and its run, and its editor names a field at fault.
+    let cookie = format!("fd_session={}", t.session.0);
+    let page = |path: String| app.client.get(app.at(&path)).header("cookie", cookie.clone()).send();
+    let html = page("/app/workflows".into()).await.expect("send").text().await.expect("html");
+    assert!(html.contains("Bookings collapse"), "{html}");
+    let id = res_id(app, &t.access_token).await;
+    let html = page(format!("/app/workflows/{id}")).await.expect("send").text().await.expect("html");
+    assert!(html.contains("succeeded") && html.contains("slack"), "{html}");
+    let form = [
+        ("_csrf", t.session.1.as_str()),
+        ("name", "Broken"),
+        ("trigger", r#"{"event": "anomaly.detected"}"#),
+        ("conditions", "[]"),
+        ("actions", r#"[{"type": "slack", "webhook_url": "ftp://x", "text": "hi"}]"#),
+        ("cooldown_secs", "300"),
+    ];
+    let res = app.client.post(app.at("/app/workflows")).header("cookie", cookie.clone()).form(&form).send().await.expect("send");
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.expect("html").contains("actions[0].webhook_url"));
+    let res = page("/app/webhooks".into()).await.expect("send");
+    assert_eq!(res.status(), 200);
     server.abort();
 }
 both!(workflow_on_anomaly, workflow_fires_on_anomaly, |c: &mut frontdesk::config::Config| c.webhooks_allow_private =
