@@ -1,7 +1,7 @@
 //! Background work of insights: scoring new points of a series.
 
 use crate::model::AnomalyId;
-use crate::service::{Insights, ScorePayload, EXPLAIN_JOB, SCORE_JOB};
+use crate::service::{Insights, ScorePayload, EXPLAIN_JOB, PURGE_JOB, SCORE_JOB};
 use frontdesk_store::jobs::{Job, JobError, JobRegistry};
 
 #[derive(serde::Deserialize)]
@@ -10,6 +10,15 @@ struct ExplainPayload {
 }
 
 pub fn register(registry: &mut JobRegistry, insights: Insights) {
+    let for_purge = insights.clone();
+    registry.register_recurring(PURGE_JOB, std::time::Duration::from_secs(3600), move |_job: Job| {
+        let insights = for_purge.clone();
+        async move {
+            let n = insights.purge_expired().await.map_err(|e| JobError::Transient(e.to_string()))?;
+            tracing::debug!(deleted = n, "expired metric points and rollups purged");
+            Ok(())
+        }
+    });
     let for_explain = insights.clone();
     registry.register(EXPLAIN_JOB, move |job: Job| {
         let insights = for_explain.clone();

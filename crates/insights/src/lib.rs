@@ -22,7 +22,7 @@ mod writer;
 
 pub use detector::{Detector, DetectorParams, Observation};
 pub use nab::{run_corpus, score_corpus, NabError, NabReport};
-pub use service::Insights;
+pub use service::{Insights, Retention};
 pub use writer::ExplanationWriter;
 
 /// Insights' schema (after identity's).

@@ -31,7 +31,27 @@ pub struct Insights {
     db: Db,
     params: DetectorParams,
     writer: Option<crate::writer::ExplanationWriter>,
+    retention: Retention,
 }
+
+/// How long points and rollups are kept (days). Plans will set these per tenant when billing
+/// lands; until then one setting applies to all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Retention {
+    pub raw_days: u32,
+    pub minute_days: u32,
+    pub hour_days: u32,
+    pub day_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self { raw_days: 35, minute_days: 35, hour_days: 400, day_days: 3650 }
+    }
+}
+
+/// The recurring job that enforces [`Retention`].
+pub const PURGE_JOB: &str = "insights.purge_expired";
 
 /// The job that has the language model reword a new anomaly's explanation.
 pub const EXPLAIN_JOB: &str = "insights.explain";
@@ -44,7 +64,20 @@ pub(crate) struct ScorePayload {
 
 impl Insights {
     pub fn new(db: Db) -> Self {
-        Self { db, params: DetectorParams::default(), writer: None }
+        Self { db, params: DetectorParams::default(), writer: None, retention: Retention::default() }
+    }
+
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Deletes points and rollups past their retention (the hourly job).
+    pub async fn purge_expired(&self) -> Result<u64> {
+        let mut tx = self.db.system().await?;
+        let n = store::purge_expired(&mut tx, &self.retention).await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     /// Explanations are reworded by this model (checked against the data) when one is configured.

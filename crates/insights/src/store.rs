@@ -459,3 +459,28 @@ pub async fn anomaly_windows(
     .await?;
     rows.iter().map(|r| Ok((r.try_get("started_at")?, r.try_get("ended_at")?))).collect()
 }
+
+/// Deletes raw points and rollups past their retention, across tenants (a maintenance job).
+pub async fn purge_expired(
+    tx: &mut frontdesk_store::SystemTx,
+    retention: &crate::service::Retention,
+) -> StoreResult<u64> {
+    let now = now_ms();
+    let day = 86_400_000i64;
+    let mut deleted = frontdesk_store::query("DELETE FROM metric_points WHERE ts < $1")
+        .bind(now - retention.raw_days as i64 * day)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+    for (resolution, days) in
+        [("minute", retention.minute_days), ("hour", retention.hour_days), ("day", retention.day_days)]
+    {
+        deleted += frontdesk_store::query("DELETE FROM metric_rollups WHERE resolution = $1 AND bucket < $2")
+            .bind(resolution)
+            .bind(now - days as i64 * day)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+    }
+    Ok(deleted)
+}

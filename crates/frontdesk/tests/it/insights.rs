@@ -72,7 +72,29 @@ async fn anomaly_from_api(app: &TestApp) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let items = anomalies["items"].as_array().expect("anomalies");
+    let items = anomalies["items"].as_array().expect("anomalies").clone();
+    // Everything again, newest first (a client replaying its buffer out of order): nothing is
+    // stored, scored or detected twice.
+    let mut again = points.clone();
+    again.reverse();
+    let replay = ingest(app, &t.api_key, &Value::Array(again)).await;
+    assert_eq!((replay["accepted"].as_u64(), replay["duplicates"].as_u64()), (Some(0), Some(points.len() as u64)));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let after: Value = app
+        .client
+        .get(app.at("/api/v1/anomalies"))
+        .bearer_auth(&t.access_token)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(after["items"].as_array().map(Vec::len), Some(items.len()), "no anomaly twice");
+    // Late points (older than what was scored) are stored and rolled up, not scored.
+    let late = json!([{"metric": "bookings", "value": 7, "timestamp": start + 7 * 48 * 1800 + 900, "dimensions": {"location": "north"}}]);
+    let late = ingest(app, &t.api_key, &late).await;
+    assert_eq!((late["accepted"].as_u64(), late["late"].as_u64()), (Some(1), Some(1)), "{late}");
     let drop_start = (start + (7 * 48 + 24) * 1800) * 1000;
     let found = items
         .iter()
@@ -424,7 +446,14 @@ async fn workflow_fires_on_anomaly(app: &TestApp) {
         ("actions", r#"[{"type": "slack", "webhook_url": "ftp://x", "text": "hi"}]"#),
         ("cooldown_secs", "300"),
     ];
-    let res = app.client.post(app.at("/app/workflows")).header("cookie", cookie.clone()).form(&form).send().await.expect("send");
+    let res = app
+        .client
+        .post(app.at("/app/workflows"))
+        .header("cookie", cookie.clone())
+        .form(&form)
+        .send()
+        .await
+        .expect("send");
     assert_eq!(res.status(), 422);
     assert!(res.text().await.expect("html").contains("actions[0].webhook_url"));
     let res = page("/app/webhooks".into()).await.expect("send");
@@ -447,3 +476,28 @@ async fn res_id(app: &TestApp, token: &str) -> String {
         .expect("json");
     list["items"][0]["id"].as_str().expect("workflow id").to_owned()
 }
+
+/// Raw points past their retention are deleted; their hourly rollups stay.
+async fn retention(app: &TestApp) {
+    let t = app.tenant("Retention Studio").await;
+    let now = frontdesk_kernel::time::now_ms() / 1000;
+    let old = now - 40 * 86400;
+    let batch: Vec<Value> = (0..5).map(|i| json!({"metric": "visits", "value": i, "timestamp": old + i * 60})).collect();
+    ingest(app, &t.api_key, &Value::Array(batch)).await;
+    let insights = frontdesk_insights::Insights::new(app.db.clone());
+    assert!(insights.purge_expired().await.expect("purge") >= 5);
+    let from = jiff::Timestamp::from_second(old - 3600).expect("ts").to_string();
+    let to = jiff::Timestamp::from_second(old + 3600).expect("ts").to_string();
+    let get = |resolution: &str| {
+        app.client
+            .get(app.at("/api/v1/metrics/visits"))
+            .query(&[("resolution", resolution), ("from", &from), ("to", &to)])
+            .bearer_auth(&t.access_token)
+            .send()
+    };
+    let raw: Value = get("raw").await.expect("send").json().await.expect("json");
+    assert_eq!(raw.as_array().map(Vec::len), Some(0), "raw points are gone");
+    let hourly: Value = get("hour").await.expect("send").json().await.expect("json");
+    assert_eq!(hourly.as_array().map(Vec::len), Some(1), "the hourly rollup stays");
+}
+both!(retention_purge, retention);
