@@ -9,14 +9,17 @@
 //!   is retried only before its first token.
 //! - [`config`]: a tenant's [`ProviderConfig`] (base URL, model, sealed key) and how it is built.
 //! - [`usage`]: token accounting per tenant ([`Metered`], [`UsageSink`]).
+//! - [`settings`]: a tenant's own model endpoint and its usage, stored per tenant; [`http`]: their API.
 //! - [`testing`]: [`testing::StandIn`], a local OpenAI-compatible server for tests.
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod http;
 pub mod model;
 pub mod openai;
 pub mod provider;
 pub mod resilient;
+pub mod settings;
 pub mod testing;
 pub mod usage;
 
@@ -28,4 +31,8 @@ pub use model::{
 pub use openai::{ApiKey, OpenAiCompatible, Timeouts};
 pub use provider::{ChatProvider, EventStream, ProviderError};
 pub use resilient::{Resilient, RetryPolicy};
+pub use settings::{DbUsage, ModelSettings};
 pub use usage::{MemoryUsage, Metered, TenantModel, UsageRecord, UsageSink};
+
+/// The agent's schema (per-tenant model settings and token usage; after identity's).
+pub const MIGRATIONS: &[frontdesk_store::Migration] = &[frontdesk_store::migration!("agent", 1, "0001_llm")];

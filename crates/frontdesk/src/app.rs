@@ -43,6 +43,7 @@ pub fn migrations() -> Vec<Migration> {
     [
         frontdesk_store::MIGRATIONS,
         frontdesk_identity::MIGRATIONS,
+        frontdesk_agent::MIGRATIONS,
         frontdesk_insights::MIGRATIONS,
         frontdesk_automation::MIGRATIONS,
     ]
@@ -142,11 +143,20 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     let automation = frontdesk_automation::Automation::new(db.clone(), keyring(config)?, automation_config)
         .map_err(|e| AppError::Domain(frontdesk_kernel::Error::internal(e)))?;
     let workflows = frontdesk_automation::Workflows::new(automation.clone(), identity.clone());
+    let keys = keyring(config)?;
+    let platform_model = config.llm_base_url.as_ref().map(|base| frontdesk_agent::ProviderConfig {
+        base_url: base.clone(),
+        model: config.llm_model.clone(),
+        api_key_sealed: config.llm_api_key.as_ref().map(|k| frontdesk_agent::ProviderConfig::seal_key(&keys, k)),
+        ..Default::default()
+    });
+    let model_settings = frontdesk_agent::ModelSettings::new(db.clone(), keys, platform_model)?;
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(frontdesk_identity::http::router(identity.clone()))
         .merge(frontdesk_insights::http::router(insights.clone()))
         .merge(frontdesk_automation::router(automation.clone()))
         .merge(frontdesk_automation::workflows_router(workflows.clone()))
+        .merge(frontdesk_agent::http::router(model_settings))
         .merge(frontdesk_ops::http::router(ops.clone()))
         .split_for_parts();
     let mut route_table = frontdesk_web::RouteTable::default();

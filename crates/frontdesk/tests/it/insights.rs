@@ -482,7 +482,8 @@ async fn retention(app: &TestApp) {
     let t = app.tenant("Retention Studio").await;
     let now = frontdesk_kernel::time::now_ms() / 1000;
     let old = now - 40 * 86400;
-    let batch: Vec<Value> = (0..5).map(|i| json!({"metric": "visits", "value": i, "timestamp": old + i * 60})).collect();
+    let batch: Vec<Value> =
+        (0..5).map(|i| json!({"metric": "visits", "value": i, "timestamp": old + i * 60})).collect();
     ingest(app, &t.api_key, &Value::Array(batch)).await;
     let insights = frontdesk_insights::Insights::new(app.db.clone());
     assert!(insights.purge_expired().await.expect("purge") >= 5);
@@ -501,3 +502,71 @@ async fn retention(app: &TestApp) {
     assert_eq!(hourly.as_array().map(Vec::len), Some(1), "the hourly rollup stays");
 }
 both!(retention_purge, retention);
+
+/// A tenant's own model endpoint: stored with its key sealed, never shown, used with usage metered.
+async fn tenant_model_settings(app: &TestApp) {
+    use frontdesk_agent::testing::{Reply, StandIn};
+    let model = StandIn::start().await;
+    model.always(Reply::Text("Hello from the tenant's model.".into()));
+    let t = app.tenant("Model Settings Studio").await;
+    let view: Value = app
+        .client
+        .get(app.at("/api/v1/assistant/model"))
+        .bearer_auth(&t.access_token)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(view["source"], "none");
+    let bad = app
+        .client
+        .put(app.at("/api/v1/assistant/model"))
+        .bearer_auth(&t.access_token)
+        .json(&json!({"base_url": "ftp://x", "model": ""}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(bad.status(), 422);
+    let fields: Vec<String> = bad.json::<Value>().await.expect("json")["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["field"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(fields.contains(&"base_url".to_owned()) && fields.contains(&"model".to_owned()), "{fields:?}");
+    let put = app
+        .client
+        .put(app.at("/api/v1/assistant/model"))
+        .bearer_auth(&t.access_token)
+        .json(&json!({"base_url": model.base_url(), "model": "studio-model", "api_key": "sk-tenant-secret-123"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(put.status(), 200);
+    let text = put.text().await.expect("text");
+    assert!(text.contains("\"has_api_key\":true") && !text.contains("sk-tenant-secret-123"), "{text}");
+    // The stored settings drive the tenant's model, and its tokens are counted per tenant.
+    let keys = frontdesk::app::keyring(&app.config).expect("keys");
+    let settings = frontdesk_agent::ModelSettings::new(app.db.clone(), keys, None).expect("settings");
+    let tenant = frontdesk_kernel::TenantId::parse(&t.tenant_id).expect("id");
+    let metered = settings.provider(&tenant).await.expect("provider").expect("configured");
+    let req = frontdesk_agent::ChatRequest::new(vec![frontdesk_agent::ChatMessage::user("hi")]);
+    let answer = metered.complete(&tenant, "test", req).await.expect("answer");
+    assert_eq!(answer.content, "Hello from the tenant's model.");
+    assert_eq!(model.received()[0].header("authorization"), Some("Bearer sk-tenant-secret-123"));
+    let usage: Value = app
+        .client
+        .get(app.at("/api/v1/usage/llm"))
+        .bearer_auth(&t.access_token)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(usage[0]["calls"], 1, "{usage}");
+    assert!(usage[0]["prompt_tokens"].as_i64().unwrap_or(0) > 0);
+}
+both!(model_settings, tenant_model_settings);
