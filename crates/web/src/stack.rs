@@ -32,7 +32,7 @@ pub fn compose(app: Router, ctx: Arc<WebContext>) -> Router {
         .layer(middleware::from_fn_with_state(ctx.clone(), auth::access))
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::JSON_LIMIT))
         .layer(cors)
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(ctx.clone(), security_headers))
         .layer(middleware::from_fn_with_state(ctx, observe))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             Error::internal("handler panicked").into_response()
@@ -109,8 +109,15 @@ fn client_ip(request: &Request, trust_proxy: bool) -> String {
 }
 
 /// Headers that close common browser attack paths. Pages use only our own scripts and styles.
-async fn security_headers(request: Request, next: Next) -> Response {
+async fn security_headers(State(ctx): State<Arc<WebContext>>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
+    if ctx.config.secure_cookies() {
+        // Served over https: browsers must never fall back to plain http for this host.
+        response
+            .headers_mut()
+            .entry(HeaderName::from_static("strict-transport-security"))
+            .or_insert(HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+    }
     let h = response.headers_mut();
     let set = |h: &mut axum::http::HeaderMap, k: &'static str, v: &'static str| {
         h.entry(HeaderName::from_static(k)).or_insert(HeaderValue::from_static(v));

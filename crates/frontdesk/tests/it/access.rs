@@ -203,3 +203,22 @@ async fn health_metrics_and_docs(app: &TestApp) {
     assert_problem(res, "unknown route").await;
 }
 both!(health_and_docs, health_metrics_and_docs);
+
+/// Behind https, browsers are told to stay on https (HSTS) and cookies are Secure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_deployments_send_hsts() {
+    let plain = TestApp::spawn(crate::harness::Backend::Sqlite).await;
+    let res = plain.client.get(plain.at("/health")).send().await.expect("send");
+    assert!(res.headers().get("strict-transport-security").is_none());
+    plain.stop().await;
+    let app =
+        TestApp::spawn_with(crate::harness::Backend::Sqlite, |c| c.public_url = Some("https://studio.example".into()))
+            .await;
+    let res = app.client.get(app.at("/health")).send().await.expect("send");
+    assert!(res
+        .headers()
+        .get("strict-transport-security")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("max-age=")));
+    app.stop().await;
+}
