@@ -222,3 +222,27 @@ async fn https_deployments_send_hsts() {
         .is_some_and(|v| v.contains("max-age=")));
     app.stop().await;
 }
+
+/// With REDIS_URL set, the per-IP limit lives in Redis (shared by replicas) and answers 429
+/// with Retry-After.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_in_redis() {
+    let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let app = TestApp::spawn_with(crate::harness::Backend::Sqlite, |c| {
+        c.redis_url = Some(redis);
+        c.rate_limit_per_ip = 5;
+    })
+    .await;
+    let mut limited = None;
+    for _ in 0..12 {
+        let res = app.client.get(app.at("/health/live")).send().await.expect("send");
+        if res.status() == 429 {
+            limited = Some(res);
+            break;
+        }
+    }
+    let res = limited.expect("the sixth request within a minute is limited");
+    assert!(res.headers().get("retry-after").is_some());
+    assert_problem(res, "rate limited").await;
+    app.stop().await;
+}
