@@ -196,7 +196,14 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     let router = frontdesk_web::compose(api.merge(pages_router), web).layer(axum::Extension(templates));
 
     let mut jobs = JobRegistry::new();
-    frontdesk_identity::jobs::register(&mut jobs, identity.clone());
+    let mailer = match &config.smtp_url {
+        Some(url) => Some(
+            frontdesk_identity::mailer::Mailer::new(url, &config.smtp_from)
+                .map_err(|e| AppError::Domain(frontdesk_kernel::Error::internal(e)))?,
+        ),
+        None => None,
+    };
+    frontdesk_identity::jobs::register(&mut jobs, identity.clone(), mailer);
     frontdesk_insights::jobs::register(&mut jobs, insights.clone());
     frontdesk_automation::register_jobs(&mut jobs, automation.clone());
     frontdesk_automation::register_workflow_jobs(&mut jobs, workflows.clone());

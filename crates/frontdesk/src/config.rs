@@ -60,6 +60,11 @@ pub struct Config {
     pub llm_base_url: Option<String>,
     pub llm_model: String,
     pub llm_api_key: Option<String>,
+    /// Mail server for outgoing e-mail (`smtp://user:pass@host:587?tls=required`, `smtps://…`);
+    /// without one, e-mail is held in the outbox (visible in the dashboard).
+    pub smtp_url: Option<String>,
+    /// The sender of outgoing e-mail.
+    pub smtp_from: String,
 }
 
 impl Default for Config {
@@ -90,6 +95,8 @@ impl Default for Config {
             llm_base_url: None,
             llm_model: "gpt-4o-mini".into(),
             llm_api_key: None,
+            smtp_url: None,
+            smtp_from: "Frontdesk <no-reply@frontdesk.localhost>".into(),
         }
     }
 }
@@ -204,6 +211,12 @@ impl Config {
         }
         if let Some(v) = non_empty("FRONTDESK_LLM_API_KEY") {
             self.llm_api_key = Some(v);
+        }
+        if let Some(v) = non_empty("FRONTDESK_SMTP_URL") {
+            self.smtp_url = Some(v);
+        }
+        if let Some(v) = non_empty("FRONTDESK_SMTP_FROM") {
+            self.smtp_from = v;
         }
         if let Some(v) = non_empty("FRONTDESK_SQLITE_SYNCHRONOUS") {
             self.sqlite_synchronous = v;

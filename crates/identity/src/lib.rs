@@ -6,6 +6,7 @@
 mod authn;
 pub mod http;
 pub mod jobs;
+pub mod mailer;
 pub mod model;
 pub mod pages;
 pub mod password;

@@ -404,3 +404,93 @@ async fn invitations(app: &TestApp) {
     assert_eq!(me["role"], "MEMBER");
 }
 both!(invitation_flow, invitations);
+
+/// A minimal SMTP server (RFC 5321 happy path) that keeps what it receives.
+async fn smtp_stand_in() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let received: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let store = received.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let _ = write.write_all(b"220 stand-in ESMTP\r\n").await;
+                let mut data: Option<String> = None;
+                for _ in 0..1000 {
+                    let Ok(Some(line)) = lines.next_line().await else { break };
+                    if let Some(body) = data.as_mut() {
+                        if line == "." {
+                            store.lock().expect("lock").push(std::mem::take(body));
+                            data = None;
+                            let _ = write.write_all(b"250 queued\r\n").await;
+                        } else {
+                            body.push_str(&line);
+                            body.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250 stand-in\r\n",
+                        "DATA" => {
+                            data = Some(String::new());
+                            b"354 end with <CRLF>.<CRLF>\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            break;
+                        }
+                        _ => b"250 OK\r\n",
+                    };
+                    let _ = write.write_all(reply).await;
+                }
+            });
+        }
+    });
+    (port, received)
+}
+
+/// With a mail server configured, the invitation is sent over SMTP and marked sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_are_sent_over_smtp() {
+    let (port, received) = smtp_stand_in().await;
+    let app = crate::harness::TestApp::spawn_with(crate::harness::Backend::Sqlite, |c| {
+        c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+    })
+    .await;
+    let t = app.tenant("Smtp Studio").await;
+    let res = post(
+        &app,
+        "/api/v1/invitations",
+        Some(&t.access_token),
+        json!({"email": "coach@smtp.example", "role": "MEMBER"}),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let mut status = String::new();
+    for _ in 0..100 {
+        let outbox: Value = app
+            .client
+            .get(app.at("/api/v1/outbox"))
+            .bearer_auth(&t.access_token)
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        status = outbox["items"][0]["status"].as_str().unwrap_or("").to_owned();
+        if status == "sent" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "sent");
+    let mail = received.lock().expect("lock").first().cloned().expect("the server received the e-mail");
+    assert!(mail.contains("To: coach@smtp.example") && mail.contains("/invite/inv_"), "{mail}");
+    app.stop().await;
+}
