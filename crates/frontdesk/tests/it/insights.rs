@@ -481,7 +481,8 @@ async fn res_id(app: &TestApp, token: &str) -> String {
 async fn retention(app: &TestApp) {
     let t = app.tenant("Retention Studio").await;
     let now = frontdesk_kernel::time::now_ms() / 1000;
-    let old = now - 40 * 86400;
+    // Five minutes at the start of an hour, 40 days ago: one hourly bucket.
+    let old = (now - 40 * 86400) / 3600 * 3600 + 60;
     let batch: Vec<Value> =
         (0..5).map(|i| json!({"metric": "visits", "value": i, "timestamp": old + i * 60})).collect();
     ingest(app, &t.api_key, &Value::Array(batch)).await;
