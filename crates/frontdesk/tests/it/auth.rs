@@ -108,16 +108,7 @@ async fn two_factor(app: &TestApp) {
     )
     .await;
     assert_eq!(res.status(), 401, "a recovery code works once");
-    let me: Value = app
-        .client
-        .get(app.at("/api/v1/me"))
-        .bearer_auth(&t.access_token)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let me: Value = app.get_json("/api/v1/me", &t.access_token).await;
     assert_eq!(me["two_factor"], true);
 }
 both!(two_factor_required, two_factor);
@@ -248,16 +239,7 @@ both!(viewer_read_only, viewer_cannot_change_anything);
 async fn owners_are_protected(app: &TestApp) {
     let t = app.tenant("Owner Studio").await;
     let (_, admin) = app.member(&t, "ADMIN").await;
-    let members: Value = app
-        .client
-        .get(app.at("/api/v1/members"))
-        .bearer_auth(&t.access_token)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let members: Value = app.get_json("/api/v1/members", &t.access_token).await;
     let owner = members["items"].as_array().expect("items").iter().find(|m| m["role"] == "OWNER").expect("owner")["id"]
         .as_str()
         .expect("id")
@@ -282,16 +264,7 @@ async fn owners_are_protected(app: &TestApp) {
         .expect("send");
     assert_eq!(code_of(res).await, (409, "last_owner".into()));
     // Every change is in the audit log, with who and from where.
-    let log: Value = app
-        .client
-        .get(app.at("/api/v1/audit-log?action=member."))
-        .bearer_auth(&t.access_token)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let log: Value = app.get_json("/api/v1/audit-log?action=member.", &t.access_token).await;
     assert!(log["items"]
         .as_array()
         .expect("items")
@@ -354,16 +327,7 @@ async fn invitations(app: &TestApp) {
     // The e-mail is in the outbox with the link; the worker holds it (no mail server).
     let mut link = None;
     for _ in 0..50 {
-        let outbox: Value = app
-            .client
-            .get(app.at("/api/v1/outbox"))
-            .bearer_auth(&t.access_token)
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
+        let outbox: Value = app.get_json("/api/v1/outbox", &t.access_token).await;
         let email = &outbox["items"][0];
         if email["status"] == "held" {
             let body = email["body"].as_str().unwrap_or("");
@@ -391,16 +355,7 @@ async fn invitations(app: &TestApp) {
     .await;
     assert_eq!(res.status(), 404, "an invitation is used once");
     let coach = app.token("new.coach@example.com", "another good password", Some(&t.tenant_id)).await;
-    let me: Value = app
-        .client
-        .get(app.at("/api/v1/me"))
-        .bearer_auth(&coach)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let me: Value = app.get_json("/api/v1/me", &coach).await;
     assert_eq!(me["role"], "MEMBER");
 }
 both!(invitation_flow, invitations);
@@ -473,16 +428,7 @@ async fn invitations_are_sent_over_smtp() {
     assert_eq!(res.status(), 201);
     let mut status = String::new();
     for _ in 0..100 {
-        let outbox: Value = app
-            .client
-            .get(app.at("/api/v1/outbox"))
-            .bearer_auth(&t.access_token)
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
+        let outbox: Value = app.get_json("/api/v1/outbox", &t.access_token).await;
         status = outbox["items"][0]["status"].as_str().unwrap_or("").to_owned();
         if status == "sent" {
             break;

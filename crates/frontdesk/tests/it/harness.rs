@@ -131,6 +131,11 @@ impl TestApp {
         format!("{}{path}", self.url)
     }
 
+    /// `GET path` with a bearer token, as JSON (whatever the status).
+    pub async fn get_json(&self, path: &str, token: &str) -> Value {
+        self.client.get(self.at(path)).bearer_auth(token).send().await.expect("send").json().await.expect("json")
+    }
+
     /// Signs up a new tenant through the API and collects all its credentials.
     pub async fn tenant(&self, name: &str) -> TenantCtx {
         let slug = unique("t-").chars().take(20).collect::<String>();

@@ -22,16 +22,7 @@ async fn retries_are_replayed(app: &TestApp) {
     assert_eq!(again.status(), 201);
     assert_eq!(again.headers().get("idempotent-replayed").and_then(|v| v.to_str().ok()), Some("true"));
     assert_eq!(again.json::<Value>().await.expect("json"), first_body, "the same answer");
-    let list: Value = app
-        .client
-        .get(app.at("/api/v1/workspaces"))
-        .bearer_auth(&t.access_token)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let list: Value = app.get_json("/api/v1/workspaces", &t.access_token).await;
     assert_eq!(list.as_array().expect("array").iter().filter(|w| w["name"] == "Downtown").count(), 1, "created once");
     // The same key for another request is refused, naming the header.
     let res = post(json!({"name": "Uptown"}), "create-downtown-1", t.access_token.clone()).await.expect("send");

@@ -44,26 +44,8 @@ async fn anomaly_from_api(app: &TestApp) {
     assert_eq!(second["duplicates"], 50);
     let mut anomalies = Value::Null;
     for _ in 0..100 {
-        anomalies = app
-            .client
-            .get(app.at("/api/v1/anomalies"))
-            .bearer_auth(&t.access_token)
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
-        let scored: Value = app
-            .client
-            .get(app.at("/api/v1/metrics"))
-            .bearer_auth(&t.access_token)
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
+        anomalies = app.get_json("/api/v1/anomalies", &t.access_token).await;
+        let scored: Value = app.get_json("/api/v1/metrics", &t.access_token).await;
         if scored[0]["scored_until"].is_string()
             && scored[0]["points"] == points.len()
             && anomalies["items"].as_array().is_some_and(|a| !a.is_empty())
@@ -80,16 +62,7 @@ async fn anomaly_from_api(app: &TestApp) {
     let replay = ingest(app, &t.api_key, &Value::Array(again)).await;
     assert_eq!((replay["accepted"].as_u64(), replay["duplicates"].as_u64()), (Some(0), Some(points.len() as u64)));
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let after: Value = app
-        .client
-        .get(app.at("/api/v1/anomalies"))
-        .bearer_auth(&t.access_token)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let after: Value = app.get_json("/api/v1/anomalies", &t.access_token).await;
     assert_eq!(after["items"].as_array().map(Vec::len), Some(items.len()), "no anomaly twice");
     // Late points (older than what was scored) are stored and rolled up, not scored.
     let late = json!([{"metric": "bookings", "value": 7, "timestamp": start + 7 * 48 * 1800 + 900, "dimensions": {"location": "north"}}]);
@@ -289,16 +262,7 @@ both!(anomaly_webhook, anomaly_reaches_the_webhook, |c: &mut frontdesk::config::
 async fn wait_for_explanation(app: &TestApp, token: &str, check: impl Fn(&str) -> bool) -> String {
     let mut last = String::new();
     for _ in 0..150 {
-        let v: Value = app
-            .client
-            .get(app.at("/api/v1/anomalies"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
+        let v: Value = app.get_json("/api/v1/anomalies", token).await;
         if let Some(text) = v["items"]
             .as_array()
             .and_then(|a| a.iter().find(|x| x["direction"] == "down"))
@@ -464,16 +428,7 @@ both!(workflow_on_anomaly, workflow_fires_on_anomaly, |c: &mut frontdesk::config
     true);
 
 async fn res_id(app: &TestApp, token: &str) -> String {
-    let list: Value = app
-        .client
-        .get(app.at("/api/v1/workflows"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let list: Value = app.get_json("/api/v1/workflows", token).await;
     list["items"][0]["id"].as_str().expect("workflow id").to_owned()
 }
 
@@ -510,16 +465,7 @@ async fn tenant_model_settings(app: &TestApp) {
     let model = StandIn::start().await;
     model.always(Reply::Text("Hello from the tenant's model.".into()));
     let t = app.tenant("Model Settings Studio").await;
-    let view: Value = app
-        .client
-        .get(app.at("/api/v1/assistant/model"))
-        .bearer_auth(&t.access_token)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let view: Value = app.get_json("/api/v1/assistant/model", &t.access_token).await;
     assert_eq!(view["source"], "none");
     let bad = app
         .client
@@ -557,16 +503,7 @@ async fn tenant_model_settings(app: &TestApp) {
     let answer = metered.complete(&tenant, "test", req).await.expect("answer");
     assert_eq!(answer.content, "Hello from the tenant's model.");
     assert_eq!(model.received()[0].header("authorization"), Some("Bearer sk-tenant-secret-123"));
-    let usage: Value = app
-        .client
-        .get(app.at("/api/v1/usage/llm"))
-        .bearer_auth(&t.access_token)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let usage: Value = app.get_json("/api/v1/usage/llm", &t.access_token).await;
     assert_eq!(usage[0]["calls"], 1, "{usage}");
     assert!(usage[0]["prompt_tokens"].as_i64().unwrap_or(0) > 0);
 }

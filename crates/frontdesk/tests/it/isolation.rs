@@ -55,16 +55,7 @@ async fn ids_of(app: &TestApp, a: &TenantCtx) -> Vec<String> {
         "/api/v1/audit-log?limit=200",
         "/api/v1/webhooks/endpoints",
     ] {
-        let v: Value = app
-            .client
-            .get(app.at(path))
-            .bearer_auth(&a.access_token)
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
+        let v: Value = app.get_json(path, &a.access_token).await;
         let items =
             v.get("items").and_then(|i| i.as_array()).cloned().or_else(|| v.as_array().cloned()).unwrap_or_default();
         for item in items {
