@@ -138,10 +138,7 @@ async fn send_test(
     AuditActor(actor): AuditActor,
     ApiPath(id): ApiPath<WebhookEndpointId>,
 ) -> Response {
-    match a.send_test(&p, &id, &actor).await {
-        Ok(_) => Redirect::to(&format!("/app/webhooks/{id}?notice=test_sent")).into_response(),
-        Err(e) => page.error(e),
-    }
+    page.after(a.send_test(&p, &id, &actor).await, &format!("/app/webhooks/{id}?notice=test_sent"))
 }
 
 async fn delete(
@@ -151,10 +148,7 @@ async fn delete(
     AuditActor(actor): AuditActor,
     ApiPath(id): ApiPath<WebhookEndpointId>,
 ) -> Response {
-    match a.delete_endpoint(&p, &id, &actor).await {
-        Ok(()) => Redirect::to("/app/webhooks?notice=deleted").into_response(),
-        Err(e) => page.error(e),
-    }
+    page.after(a.delete_endpoint(&p, &id, &actor).await, "/app/webhooks?notice=deleted")
 }
 
 async fn replay(

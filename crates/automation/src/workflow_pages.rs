@@ -181,10 +181,7 @@ async fn toggle(
         let req = UpdateWorkflowRequest { disabled: Some(current.disabled_at.is_none()), ..Default::default() };
         w.update_workflow(&p, &id, req, &actor).await
     };
-    match result.await {
-        Ok(_) => Redirect::to("/app/workflows?notice=saved").into_response(),
-        Err(e) => page.error(e),
-    }
+    page.after(result.await, "/app/workflows?notice=saved")
 }
 
 async fn delete(
@@ -194,8 +191,5 @@ async fn delete(
     AuditActor(actor): AuditActor,
     ApiPath(id): ApiPath<WorkflowId>,
 ) -> Response {
-    match w.delete_workflow(&p, &id, &actor).await {
-        Ok(()) => Redirect::to("/app/workflows?notice=deleted").into_response(),
-        Err(e) => page.error(e),
-    }
+    page.after(w.delete_workflow(&p, &id, &actor).await, "/app/workflows?notice=deleted")
 }

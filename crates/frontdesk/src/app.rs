@@ -122,7 +122,9 @@ pub fn templates() -> Result<Templates, AppError> {
 
 pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     let limiter = Arc::new(rate_limiter(config).await?);
-    let identity = Identity::new(db.clone(), keyring(config)?, limiter.clone(), identity_config(config));
+    // Read and derived once: every capability that seals or signs shares the same keyring.
+    let keys = keyring(config)?;
+    let identity = Identity::new(db.clone(), keys.clone(), limiter.clone(), identity_config(config));
     let http_metrics = Arc::new(HttpMetrics::default());
     let workers = Arc::new(WorkerStatus::default());
     let ops = Ops {
@@ -140,10 +142,9 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     }
     let mut automation_config = frontdesk_automation::AutomationConfig::default();
     automation_config.outbound.allow_private = config.webhooks_allow_private;
-    let automation = frontdesk_automation::Automation::new(db.clone(), keyring(config)?, automation_config)
+    let automation = frontdesk_automation::Automation::new(db.clone(), keys.clone(), automation_config)
         .map_err(|e| AppError::Domain(frontdesk_kernel::Error::internal(e)))?;
     let workflows = frontdesk_automation::Workflows::new(automation.clone(), identity.clone());
-    let keys = keyring(config)?;
     let platform_model = config.llm_base_url.as_ref().map(|base| frontdesk_agent::ProviderConfig {
         base_url: base.clone(),
         model: config.llm_model.clone(),

@@ -3,7 +3,7 @@
 
 use crate::service::Insights;
 use axum::extract::State;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use frontdesk_kernel::domain::Locale;
 use frontdesk_web::pages::{NavItem, Page, TemplatesBuilder};
@@ -69,8 +69,5 @@ async fn acknowledge(
     ApiPath(id): ApiPath<crate::model::AnomalyId>,
 ) -> Response {
     let result = async { svc.acknowledge(principal.tenant()?, &id, &actor).await }.await;
-    match result {
-        Ok(_) => Redirect::to("/app/insights?notice=acknowledged").into_response(),
-        Err(e) => page.error(e),
-    }
+    page.after(result, "/app/insights?notice=acknowledged")
 }

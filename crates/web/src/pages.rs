@@ -224,6 +224,14 @@ impl Page {
         }
     }
 
+    /// After a form post: on success, 303 to `location` (post/redirect/get); else the error page.
+    pub fn after<T>(&self, result: Result<T, Error>, location: &str) -> Response {
+        match result {
+            Ok(_) => axum::response::Redirect::to(location).into_response(),
+            Err(e) => self.error(e),
+        }
+    }
+
     /// An error page in the layout (HTML clients) for a problem.
     pub fn error(&self, error: Error) -> Response {
         let problem = error.problem();
