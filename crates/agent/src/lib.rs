@@ -8,12 +8,14 @@
 //! - [`resilient`]: [`Resilient`], retries with backoff and jitter, then a fallback model; a stream
 //!   is retried only before its first token.
 //! - [`config`]: a tenant's [`ProviderConfig`] (base URL, model, sealed key) and how it is built.
+//! - [`embeddings`]: the [`Embedder`] interface for sentence vectors.
 //! - [`usage`]: token accounting per tenant ([`Metered`], [`UsageSink`]).
 //! - [`settings`]: a tenant's own model endpoint and its usage, stored per tenant; [`http`]: their API.
 //! - [`testing`]: [`testing::StandIn`], a local OpenAI-compatible server for tests.
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod embeddings;
 pub mod http;
 pub mod model;
 pub mod openai;
@@ -24,6 +26,7 @@ pub mod testing;
 pub mod usage;
 
 pub use config::{ProviderConfig, API_KEY_PURPOSE};
+pub use embeddings::{EmbedKind, Embedder, EmbedderInfo};
 pub use model::{
     ChatEvent, ChatMessage, ChatRequest, ChatResponse, FinishReason, ResponseFormat, Role, ToolCall, ToolChoice,
     ToolSpec, Usage,
