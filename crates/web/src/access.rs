@@ -37,12 +37,27 @@ impl Role {
     pub fn permissions(self) -> PermissionSet {
         use Permission::*;
         // Later capabilities add their permissions to these rows.
-        let read = [TenantRead, MembersRead];
-        let admin =
-            [TenantManage, MembersManage, ApiKeysRead, ApiKeysManage, AuditRead, OutboxRead, JobsRead, JobsManage];
+        let read = [TenantRead, MembersRead, InsightsRead, ConversationsRead, KnowledgeRead];
+        // Members staff the front desk: they answer customers.
+        let member = [ConversationsReply];
+        let admin = [
+            TenantManage,
+            MembersManage,
+            ApiKeysRead,
+            ApiKeysManage,
+            AuditRead,
+            OutboxRead,
+            JobsRead,
+            JobsManage,
+            InsightsManage,
+            MetricsIngest,
+            AssistantManage,
+            KnowledgeManage,
+        ];
         match self {
-            Role::Viewer | Role::Member => PermissionSet::from_iter(read),
-            Role::Admin => PermissionSet::from_iter(read.into_iter().chain(admin)),
+            Role::Viewer => PermissionSet::from_iter(read),
+            Role::Member => PermissionSet::from_iter(read.into_iter().chain(member)),
+            Role::Admin => PermissionSet::from_iter(read.into_iter().chain(member).chain(admin)),
             Role::Owner => PermissionSet::all(),
         }
     }
@@ -95,6 +110,11 @@ permissions! {
     InsightsRead = "insights:read": "See metrics, anomalies, workflows and webhook deliveries",
     InsightsManage = "insights:manage": "Acknowledge anomalies, change sensitivity, workflows and webhook endpoints",
     MetricsIngest = "metrics:ingest": "Send metric points",
+    ConversationsRead = "conversations:read": "See conversations, messages and contacts",
+    ConversationsReply = "conversations:reply": "Answer customers, take over and hand back, assign, label and resolve conversations",
+    AssistantManage = "assistant:manage": "Change the assistant's persona, instructions, FAQ, model and web chat settings",
+    KnowledgeRead = "knowledge:read": "See knowledge sources and try searches",
+    KnowledgeManage = "knowledge:manage": "Add, refresh and delete knowledge sources and FAQ entries",
 }
 
 impl fmt::Display for Permission {
