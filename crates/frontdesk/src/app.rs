@@ -44,6 +44,7 @@ pub fn migrations() -> Vec<Migration> {
         frontdesk_store::MIGRATIONS,
         frontdesk_identity::MIGRATIONS,
         frontdesk_agent::MIGRATIONS,
+        frontdesk_conversations::MIGRATIONS,
         frontdesk_insights::MIGRATIONS,
         frontdesk_automation::MIGRATIONS,
     ]
@@ -68,6 +69,7 @@ pub struct App {
     pub db: Db,
     pub identity: Identity,
     pub insights: frontdesk_insights::Insights,
+    pub conversations: frontdesk_conversations::Conversations,
     pub jobs: JobRegistry,
     pub workers: Arc<WorkerStatus>,
     pub openapi: utoipa::openapi::OpenApi,
@@ -151,13 +153,31 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
         api_key_sealed: config.llm_api_key.as_ref().map(|k| frontdesk_agent::ProviderConfig::seal_key(&keys, k)),
         ..Default::default()
     });
-    let model_settings = frontdesk_agent::ModelSettings::new(db.clone(), keys, platform_model)?;
+    let model_settings = frontdesk_agent::ModelSettings::new(db.clone(), keys.clone(), platform_model)?;
+    let hub = match &config.redis_url {
+        Some(url) => frontdesk_conversations::LiveHub::redis(url).await.map_err(|e| AppError::Redis(e.to_string()))?,
+        None => frontdesk_conversations::LiveHub::in_process(),
+    };
+    let assistant = frontdesk_conversations::Assistant::new(model_settings.clone());
+    let conversations =
+        frontdesk_conversations::Conversations::new(db.clone(), keys, hub, Arc::new(assistant), identity.clone())
+            .with_models(model_settings.clone());
+    let public_chat = frontdesk_conversations::public::PublicState {
+        conversations: conversations.clone(),
+        limiter: limiter.clone(),
+        limits: frontdesk_conversations::public::PublicLimits {
+            per_visitor: Quota::per_minute(config.chat_limit_per_visitor),
+            per_ip: Quota::per_minute(config.chat_limit_per_ip),
+        },
+    };
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(frontdesk_identity::http::router(identity.clone()))
         .merge(frontdesk_insights::http::router(insights.clone()))
         .merge(frontdesk_automation::router(automation.clone()))
         .merge(frontdesk_automation::workflows_router(workflows.clone()))
         .merge(frontdesk_agent::http::router(model_settings))
+        .merge(frontdesk_conversations::http::router(conversations.clone(), identity.clone()))
+        .merge(frontdesk_conversations::public::router(public_chat))
         .merge(frontdesk_ops::http::router(ops.clone()))
         .split_for_parts();
     let mut route_table = frontdesk_web::RouteTable::default();
@@ -206,6 +226,7 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     };
     frontdesk_identity::jobs::register(&mut jobs, identity.clone(), mailer);
     frontdesk_insights::jobs::register(&mut jobs, insights.clone());
+    frontdesk_conversations::jobs::register(&mut jobs, conversations.clone());
     frontdesk_automation::register_jobs(&mut jobs, automation.clone());
     frontdesk_automation::register_workflow_jobs(&mut jobs, workflows.clone());
     frontdesk_store::events::register(
@@ -224,7 +245,7 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
         },
     );
 
-    Ok(App { router, db, identity, insights, jobs, workers, openapi, route_table })
+    Ok(App { router, db, identity, insights, conversations, jobs, workers, openapi, route_table })
 }
 
 /// The platform's language model for wording explanations, when one is configured.

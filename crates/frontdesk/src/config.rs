@@ -19,7 +19,7 @@ pub struct Config {
     pub database_max_connections: u32,
     /// PostgreSQL role the server acts as (row-level security applies to it).
     pub database_app_role: String,
-    /// Shared rate limits (and, later, live fan-out) across replicas.
+    /// Shared rate limits and live fan-out (SSE) across replicas.
     pub redis_url: Option<String>,
     /// Where users reach this server; default `http://<listen>`.
     pub public_url: Option<String>,
@@ -50,6 +50,10 @@ pub struct Config {
     pub rate_limit_per_api_key: u32,
     /// Requests per minute per tenant.
     pub rate_limit_per_tenant: u32,
+    /// Web chat messages per minute per visitor.
+    pub chat_limit_per_visitor: u32,
+    /// Web chat messages per minute per client address and tenant.
+    pub chat_limit_per_ip: u32,
     /// SQLite durability: `FULL` (every commit on disk before we answer) or `NORMAL`.
     pub sqlite_synchronous: String,
     /// Let webhooks reach private, loopback and link-local addresses (and plain http://): only
@@ -90,6 +94,8 @@ impl Default for Config {
             rate_limit_per_user: 600,
             rate_limit_per_api_key: 1200,
             rate_limit_per_tenant: 6000,
+            chat_limit_per_visitor: 20,
+            chat_limit_per_ip: 120,
             sqlite_synchronous: "FULL".into(),
             webhooks_allow_private: false,
             llm_base_url: None,
@@ -195,6 +201,8 @@ impl Config {
             ("FRONTDESK_RATE_LIMIT_PER_USER", &mut self.rate_limit_per_user),
             ("FRONTDESK_RATE_LIMIT_PER_API_KEY", &mut self.rate_limit_per_api_key),
             ("FRONTDESK_RATE_LIMIT_PER_TENANT", &mut self.rate_limit_per_tenant),
+            ("FRONTDESK_CHAT_LIMIT_PER_VISITOR", &mut self.chat_limit_per_visitor),
+            ("FRONTDESK_CHAT_LIMIT_PER_IP", &mut self.chat_limit_per_ip),
         ] {
             if let Some(v) = non_empty(name) {
                 *slot = parse(name, &v)?;
@@ -256,6 +264,8 @@ impl Config {
             ("rate_limit_per_user", self.rate_limit_per_user),
             ("rate_limit_per_api_key", self.rate_limit_per_api_key),
             ("rate_limit_per_tenant", self.rate_limit_per_tenant),
+            ("chat_limit_per_visitor", self.chat_limit_per_visitor),
+            ("chat_limit_per_ip", self.chat_limit_per_ip),
         ] {
             if v == 0 {
                 return Err(ConfigError::Invalid(format!("{name} must be at least 1")));

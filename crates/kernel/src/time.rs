@@ -13,10 +13,16 @@ pub fn to_rfc3339(ms: i64) -> String {
 
 /// Serde helpers: store milliseconds, show RFC 3339.
 pub mod rfc3339 {
-    use serde::Serializer;
+    use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&super::to_rfc3339(*ms))
+    }
+
+    /// Reads RFC 3339 back (for values that travel between our own processes, e.g. over Redis).
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse::<jiff::Timestamp>().map(|t| t.as_millisecond()).map_err(serde::de::Error::custom)
     }
 
     pub mod option {

@@ -8,10 +8,15 @@
 //! - Failures retry with exponential backoff and jitter; after `max_attempts` (or a permanent
 //!   failure) the job becomes a dead letter that operators can inspect and retry.
 //! - Jobs with the same `ordering_key` run one at a time, oldest first (e.g. one conversation).
+//! - The code that enqueues a job may run it in place at once ([`enqueue_claimed`]), still leased
+//!   like a worker's claim so that a crash hands it to the workers.
 //! - `run_at` schedules a job for later; `dedupe_key` makes an enqueue idempotent.
 
 mod queue;
 mod worker;
 
-pub use queue::{counts, enqueue, list, recover_orphans, retry, Job, JobCounts, JobId, JobRecord, JobState, NewJob};
+pub use queue::{
+    complete_claimed, counts, enqueue, enqueue_claimed, list, recover_orphans, release_claimed, retry, InlineClaim, Job,
+    JobCounts, JobId, JobRecord, JobState, NewJob,
+};
 pub use worker::{JobError, JobHandler, JobRegistry, Worker, WorkerConfig};

@@ -39,15 +39,23 @@ pub fn compose(app: Router, ctx: Arc<WebContext>) -> Router {
         }))
 }
 
+/// Public endpoints (the web chat, embedded on tenants' own sites) answer any origin at the
+/// transport level; each tenant's allowed origins are enforced by those handlers, which know the
+/// tenant. They use no cookies, so no credentials are ever allowed cross-origin.
+pub const PUBLIC_PREFIX: &str = "/api/v1/public/";
+
 fn cors_layer(origins: &[String]) -> CorsLayer {
     let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(AllowOrigin::predicate(move |origin, parts| {
+            parts.uri.path().starts_with(PUBLIC_PREFIX) || origins.contains(origin)
+        }))
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             HeaderName::from_static(crate::idempotency::HEADER),
+            HeaderName::from_static("x-visitor-token"),
         ])
         .expose_headers([X_REQUEST_ID.clone(), header::RETRY_AFTER])
         .max_age(std::time::Duration::from_secs(600))

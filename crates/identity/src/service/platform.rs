@@ -42,4 +42,14 @@ impl Identity {
         let mut tx = self.db.system_read().await?;
         Ok(store::tenant_by_slug(&mut tx, slug).await?)
     }
+
+    /// A tenant by id, for capabilities that serve it publicly (the web chat); `None` if unknown.
+    pub async fn tenant_by_id(&self, id: &TenantId) -> Result<Option<Tenant>> {
+        let mut tx = self.db.system_read().await?;
+        match store::tenant(&mut tx, id).await {
+            Ok(t) => Ok(Some(t)),
+            Err(frontdesk_store::StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
 }

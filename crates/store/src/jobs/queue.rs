@@ -105,6 +105,86 @@ pub async fn enqueue(tx: &mut impl Tx, job: NewJob) -> StoreResult<Option<JobId>
     Ok(Some(id))
 }
 
+/// A job claimed by the code that enqueued it ([`enqueue_claimed`]), to be run in place.
+#[derive(Debug, Clone)]
+pub struct InlineClaim {
+    pub id: JobId,
+    /// The claim's holder (as `locked_by`); unique per claim.
+    holder: String,
+}
+
+/// Enqueues `job` and, when no older job holds its ordering key, claims it for the caller in
+/// the same transaction, with a lease of `lease_ms`: the caller runs it at once (no worker
+/// round trip) and then calls [`complete_claimed`] — ideally in the transaction that stores the
+/// job's result — or [`release_claimed`] to hand it to the workers. If the caller dies, the lease
+/// expires and a worker runs the job, so it is never lost. `None` (with the job queued) when an
+/// older job of the same key must run first, or when the dedupe key already existed.
+pub async fn enqueue_claimed(tx: &mut impl Tx, job: NewJob, lease_ms: i64) -> StoreResult<Option<InlineClaim>> {
+    let key = job.ordering_key.clone();
+    let Some(id) = enqueue(tx, job).await? else { return Ok(None) };
+    if let Some(key) = &key {
+        let older: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE ordering_key = $1 AND id < $2 AND state IN ('queued', 'running') LIMIT 1",
+        )
+        .bind(key)
+        .bind(id.as_str())
+        .fetch_optional(tx.conn())
+        .await?;
+        if older.is_some() {
+            return Ok(None);
+        }
+    }
+    let holder = format!("inline_{}_{}", std::process::id(), frontdesk_kernel::id::new_body());
+    let now = now_ms();
+    sqlx::query(
+        "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = $1, locked_by = $2, updated_at = $3
+         WHERE id = $4",
+    )
+    .bind(now + lease_ms)
+    .bind(&holder)
+    .bind(now)
+    .bind(id.as_str())
+    .execute(tx.conn())
+    .await?;
+    Ok(Some(InlineClaim { id, holder }))
+}
+
+/// Finishes an inline claim: the job is done. Wakes the workers at commit, since a job waiting
+/// behind this one's ordering key may now run.
+pub async fn complete_claimed(tx: &mut impl Tx, claim: &InlineClaim) -> StoreResult<()> {
+    sqlx::query("DELETE FROM jobs WHERE id = $1 AND locked_by = $2")
+        .bind(claim.id.as_str())
+        .bind(&claim.holder)
+        .execute(tx.conn())
+        .await?;
+    tx.wake_jobs_on_commit();
+    Ok(())
+}
+
+/// Gives an inline claim back to the workers, to be retried at `retry_at` (or at once).
+pub async fn release_claimed(
+    tx: &mut impl Tx,
+    claim: &InlineClaim,
+    error: &str,
+    retry_at: Option<i64>,
+) -> StoreResult<()> {
+    let error: String = error.chars().take(2000).collect();
+    sqlx::query(
+        "UPDATE jobs SET state = 'queued', run_at = $1, lease_until = NULL, locked_by = NULL, last_error = $2,
+            updated_at = $3
+         WHERE id = $4 AND locked_by = $5",
+    )
+    .bind(retry_at.unwrap_or_else(now_ms))
+    .bind(error)
+    .bind(now_ms())
+    .bind(claim.id.as_str())
+    .bind(&claim.holder)
+    .execute(tx.conn())
+    .await?;
+    tx.wake_jobs_on_commit();
+    Ok(())
+}
+
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Job").field("id", &self.id).field("kind", &self.kind).field("attempt", &self.attempt).finish()

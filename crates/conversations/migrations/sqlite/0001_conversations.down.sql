@@ -1,0 +1,6 @@
+DROP TABLE chat_domains;
+DROP TABLE assistant_settings;
+DROP TABLE messages;
+DROP TABLE conversations;
+DROP TABLE contact_identities;
+DROP TABLE contacts;

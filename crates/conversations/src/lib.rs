@@ -1,0 +1,37 @@
+//! Conversations: contacts, conversations and messages; one durable pipeline that every channel
+//! feeds; the web chat (public endpoints and the embeddable widget); live updates over SSE
+//! (fanned out through Redis across replicas); human handoff; and the staff inbox.
+//!
+//! - [`model`]: contacts, conversations, messages, the assistant's settings.
+//! - [`store`]: SQL for both engines.
+//! - [`service`]: the pipeline ([`Conversations::receive`], [`Conversations::run_turn`]) and what
+//!   staff do.
+//! - [`agent`]: the [`Agent`] interface the answering brain implements; [`assistant`]: the
+//!   built-in single assistant (tenant's model, or FAQ/knowledge matching without one).
+//! - [`memory`]: the token-bounded window of recent turns and the summary of older ones.
+//! - [`live`]: the live-update hub; [`visitor`]: signed visitor tokens of the web chat.
+//! - [`http`]: staff JSON API; [`public`]: the web chat's public endpoints; [`pages`]: dashboard.
+
+pub mod agent;
+pub mod assistant;
+pub mod hours;
+pub mod http;
+pub mod jobs;
+pub mod live;
+pub mod memory;
+pub mod model;
+pub mod public;
+pub mod service;
+mod sse;
+pub mod store;
+pub mod text;
+pub mod visitor;
+
+pub use agent::{Agent, AgentError, AgentReply, TurnContext};
+pub use assistant::{Assistant, KnowledgeSource, Passage};
+pub use live::{LiveEvent, LiveHub, Topic};
+pub use service::{Conversations, PipelineConfig};
+
+/// The conversations schema (after identity's).
+pub const MIGRATIONS: &[frontdesk_store::Migration] =
+    &[frontdesk_store::migration!("conversations", 1, "0001_conversations")];

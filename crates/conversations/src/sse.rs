@@ -1,0 +1,81 @@
+//! Server-sent events, written by hand: a producer task writes events into a bounded channel that
+//! is the response body; a ping comment every 15 s keeps proxies from closing an idle stream, and
+//! both stop as soon as the client goes away.
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+const PING_EVERY: Duration = Duration::from_secs(15);
+
+/// Where a producer writes its events.
+#[derive(Clone)]
+pub struct SseOut(mpsc::Sender<Bytes>);
+
+impl SseOut {
+    /// Sends one encoded event; false once the client has gone.
+    pub async fn send(&self, chunk: Bytes) -> bool {
+        self.0.send(chunk).await.is_ok()
+    }
+}
+
+/// One event: `event: <name>`, optional `id:`, the JSON data on one line.
+pub fn event(name: &str, data: &impl serde::Serialize, id: Option<&str>) -> Bytes {
+    let json = serde_json::to_string(data).unwrap_or_else(|_| "{}".into());
+    let mut s = String::with_capacity(json.len() + name.len() + 32);
+    s.push_str("event: ");
+    s.push_str(name);
+    s.push('\n');
+    if let Some(id) = id {
+        s.push_str("id: ");
+        s.push_str(id);
+        s.push('\n');
+    }
+    s.push_str("data: ");
+    s.push_str(&json);
+    s.push_str("\n\n");
+    Bytes::from(s)
+}
+
+/// A `text/event-stream` response fed by `produce`; the stream ends when `produce` returns (and
+/// drops its [`SseOut`]), and `produce` is aborted when the client disconnects.
+pub fn stream<F, Fut>(produce: F) -> Response
+where
+    F: FnOnce(SseOut) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel::<Bytes>(64);
+    // The pinger holds only a weak sender, so it never keeps a finished stream open.
+    let weak = tx.downgrade();
+    let producer = tokio::spawn(produce(SseOut(tx)));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(PING_EVERY).await;
+            let Some(tx) = weak.upgrade() else { break };
+            if tx.send(Bytes::from_static(b": ping\n\n")).await.is_err() {
+                break;
+            }
+        }
+    });
+    let body = futures_util::stream::unfold((rx, Guard(producer)), |(mut rx, guard)| async move {
+        rx.recv().await.map(|chunk| (Ok::<_, std::convert::Infallible>(chunk), (rx, guard)))
+    });
+    let mut response = Body::from_stream(body).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-transform"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+/// Aborts the producer when the response body is dropped (the client went away).
+struct Guard(tokio::task::JoinHandle<()>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
