@@ -231,3 +231,68 @@ pub fn score_corpus(files: &[ScoredFile]) -> Vec<ProfileScore> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// splitmix64: deterministic test data.
+    fn next(state: &mut u64) -> u64 {
+        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A random corpus: files of 300-2,000 rows with 0-3 windows after probation and sparse
+    /// scores on a coarse grid, so ties between rows are common.
+    fn random_corpus(seed: u64) -> Vec<ScoredFile> {
+        let mut s = seed;
+        (0..8)
+            .map(|f| {
+                let n = 300 + (next(&mut s) % 1700) as usize;
+                let mut windows = Vec::new();
+                let mut at = probation_rows(n) + (next(&mut s) % 50) as usize;
+                for _ in 0..next(&mut s) % 4 {
+                    let width = 5 + (next(&mut s) % (n as u64 / 10)) as usize;
+                    if at + width >= n {
+                        break;
+                    }
+                    windows.push((at, at + width - 1));
+                    at += width + (next(&mut s) % (n as u64 / 4)) as usize;
+                }
+                // One row in 20 gets a score from {0, 0.05, ..., 1}; the others score 0.
+                let scores = (0..n)
+                    .map(|_| if next(&mut s) < u64::MAX / 20 { (next(&mut s) % 21) as f64 / 20.0 } else { 0.0 })
+                    .collect();
+                ScoredFile { name: format!("f{f}.csv"), scores, windows }
+            })
+            .collect()
+    }
+
+    /// The corpus-wide sweep finds the same optimum as scoring every candidate threshold
+    /// file by file (NAB's `calcScoreByThreshold` against its `scoreDataSet`), and breaks ties
+    /// towards the higher threshold as NAB's stable sort does.
+    #[test]
+    fn the_sweep_finds_the_best_threshold_of_a_brute_force_search() {
+        for seed in 1..=25 {
+            let files = random_corpus(seed);
+            let mut candidates: Vec<f64> = files.iter().flat_map(|f| f.scores.iter().copied()).collect();
+            candidates.push(f64::INFINITY);
+            candidates.sort_by(|a, b| b.total_cmp(a));
+            candidates.dedup();
+            for (profile, result) in PROFILES.iter().zip(score_corpus(&files)) {
+                let (mut best, mut best_t) = (f64::NEG_INFINITY, f64::INFINITY);
+                for &t in &candidates {
+                    let total: f64 = files.iter().map(|f| score_file(f, profile, t).raw).sum();
+                    if total > best + 1e-9 {
+                        (best, best_t) = (total, t);
+                    }
+                }
+                assert!((result.raw - best).abs() < 1e-9, "seed {seed} {}: {} vs {best}", profile.name, result.raw);
+                assert_eq!(result.threshold, best_t, "seed {seed} {}", profile.name);
+            }
+        }
+    }
+}
