@@ -15,7 +15,7 @@ pub async fn run(config: Config, demo: bool) -> Result<(), AppError> {
     let started = Instant::now();
     let db = app::open_db(&config).await?;
     let app = app::build(&config, db).await?;
-    let seeded = if demo { crate::demo::seed(&app.identity, &app.insights).await? } else { false };
+    let seeded = if demo { crate::demo::seed(&app.identity, &app.insights, &app.conversations).await? } else { false };
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| frontdesk_kernel::Error::internal(format!("cannot listen on {}: {e}", config.listen)))?;
