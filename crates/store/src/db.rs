@@ -1,4 +1,8 @@
+//! The pools: on SQLite one writer connection (driven by [`crate::group_commit`] unless
+//! disabled) and a few readers in WAL mode; on PostgreSQL one pool acting as the application role.
+
 use crate::error::{StoreError, StoreResult};
+use crate::group_commit::{GroupCommit, WriterStats};
 use crate::tx::{SystemTx, TenantTx};
 use frontdesk_kernel::TenantId;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -34,6 +38,16 @@ pub struct DbConfig {
     pub app_role: String,
     /// SQLite `synchronous` pragma: `FULL` makes every commit durable before we answer.
     pub sqlite_synchronous: String,
+    /// SQLite: concurrent write transactions share one physical commit (one fsync), see
+    /// [`crate::group_commit`]. Every commit is still durable before it returns, and a lone
+    /// transaction commits at once; the cost is that a transaction's acknowledgement waits for
+    /// the batch it joined (its window plus the transactions handed the writer after it), and a
+    /// batch whose physical COMMIT fails fails for all its members. Off: one physical
+    /// transaction per write transaction (for comparison).
+    pub sqlite_group_commit: bool,
+    /// SQLite group commit: how long a batch keeps taking newcomers after its first member
+    /// committed; with short transactions, about the most latency group commit adds to a commit.
+    pub sqlite_group_commit_window: Duration,
     pub acquire_timeout: Duration,
 }
 
@@ -44,6 +58,8 @@ impl DbConfig {
             max_connections: 16,
             app_role: "frontdesk_app".into(),
             sqlite_synchronous: "FULL".into(),
+            sqlite_group_commit: true,
+            sqlite_group_commit_window: crate::group_commit::DEFAULT_BATCH_WINDOW,
             acquire_timeout: Duration::from_secs(10),
         }
     }
@@ -83,8 +99,10 @@ struct Inner {
     /// SQLite: reader connections. PostgreSQL: the same pool as `write`.
     read: AnyPool,
     config: DbConfig,
+    /// SQLite with group commit: the coordinator of the writer connection.
+    group: Option<Arc<GroupCommit>>,
     /// Wakes in-process job workers as soon as a job is committed.
-    pub(crate) jobs_wakeup: tokio::sync::Notify,
+    jobs_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl Db {
@@ -126,9 +144,17 @@ impl Db {
                 (pool.clone(), pool)
             }
         };
-        Ok(Db {
-            inner: Arc::new(Inner { backend, write, read, config: config.clone(), jobs_wakeup: Default::default() }),
-        })
+        let jobs_wakeup = Arc::new(tokio::sync::Notify::new());
+        let group = match backend {
+            Backend::Sqlite if config.sqlite_group_commit => Some(Arc::new(GroupCommit::new(
+                write.clone(),
+                config.acquire_timeout,
+                config.sqlite_group_commit_window,
+                jobs_wakeup.clone(),
+            )?)),
+            _ => None,
+        };
+        Ok(Db { inner: Arc::new(Inner { backend, write, read, config: config.clone(), group, jobs_wakeup }) })
     }
 
     pub fn backend(&self) -> Backend {
@@ -172,8 +198,17 @@ impl Db {
         [("write", ws, wi, wm), ("read", rs, ri, rm)]
     }
 
+    /// SQLite with group commit: the writer's queue and commit counters.
+    pub fn sqlite_writer_stats(&self) -> Option<WriterStats> {
+        self.inner.group.as_ref().map(|g| g.stats())
+    }
+
     pub(crate) fn jobs_wakeup(&self) -> &tokio::sync::Notify {
         &self.inner.jobs_wakeup
+    }
+
+    pub(crate) fn group_commit(&self) -> Option<&Arc<GroupCommit>> {
+        self.inner.group.as_ref()
     }
 
     pub async fn close(&self) {

@@ -16,7 +16,7 @@ mod queue;
 mod worker;
 
 pub use queue::{
-    complete_claimed, counts, enqueue, enqueue_claimed, list, recover_orphans, release_claimed, retry, InlineClaim, Job,
-    JobCounts, JobId, JobRecord, JobState, NewJob,
+    complete_claimed, counts, enqueue, enqueue_claimed, list, recover_orphans, release_claimed, retry, InlineClaim,
+    Job, JobCounts, JobId, JobRecord, JobState, NewJob,
 };
 pub use worker::{JobError, JobHandler, JobRegistry, Worker, WorkerConfig};

@@ -9,6 +9,7 @@
 //!   nothing rather than another tenant's rows.
 //! - [`SystemTx`]: the explicit, greppable way to cross tenants (job claims, log-in look-ups,
 //!   the operator's views).
+//! - [`group_commit`]: on SQLite, concurrent write transactions share one durable commit.
 //! - [`migrate`]: per-engine migrations owned by each capability crate, with up and down.
 //! - [`jobs`]: the durable job queue in the same database.
 //! - [`audit`]: the append-only audit log.
@@ -18,13 +19,16 @@ pub mod audit;
 mod db;
 mod error;
 pub mod events;
+pub mod group_commit;
 pub mod idempotency;
 pub mod jobs;
 pub mod migrate;
+mod shared_error;
 mod tx;
 
 pub use db::{Backend, Db, DbConfig};
 pub use error::{StoreError, StoreResult};
+pub use group_commit::WriterStats;
 pub use migrate::Migration;
 pub use tx::{SystemTx, TenantTx, Tx};
 

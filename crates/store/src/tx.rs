@@ -1,5 +1,10 @@
+//! Transactions: [`TenantTx`] and [`SystemTx`] over one engine-neutral handle. SQLite write
+//! transactions go through [`crate::group_commit`] (unless disabled); everything else is a plain
+//! sqlx transaction.
+
 use crate::db::{Backend, Db};
 use crate::error::StoreResult;
+use crate::group_commit::{self, GroupTx};
 use frontdesk_kernel::TenantId;
 use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 
@@ -16,9 +21,16 @@ pub trait Tx: Send {
 }
 
 struct Inner {
-    tx: Transaction<'static, Any>,
+    handle: Handle,
     db: Db,
     wake_jobs: bool,
+}
+
+enum Handle {
+    /// A transaction of its own (PostgreSQL, SQLite readers, SQLite without group commit).
+    Own(Transaction<'static, Any>),
+    /// A logical SQLite write transaction inside a shared physical one.
+    Grouped(GroupTx),
 }
 
 impl Inner {
@@ -26,9 +38,15 @@ impl Inner {
     /// in the same round trip as `BEGIN` (one simple-protocol message).
     async fn begin(db: &Db, pool: &AnyPool, write: bool, setting: Option<(&str, &str)>) -> StoreResult<Self> {
         let tx = match (db.backend(), write) {
-            // IMMEDIATE takes SQLite's write lock up front: a read-then-write transaction can never
-            // fail to upgrade when another process (the CLI) wrote in between.
-            (Backend::Sqlite, true) => pool.begin_with("BEGIN IMMEDIATE").await?,
+            (Backend::Sqlite, true) => match db.group_commit() {
+                Some(group) => {
+                    let tx = group.begin().await?;
+                    return Ok(Self { handle: Handle::Grouped(tx), db: db.clone(), wake_jobs: false });
+                }
+                // IMMEDIATE takes SQLite's write lock up front: a read-then-write transaction can
+                // never fail to upgrade when another process (the CLI) wrote in between.
+                None => group_commit::begin_physical(pool).await?,
+            },
             (Backend::Sqlite, false) => pool.begin().await?,
             (Backend::Postgres, write) => {
                 let begin = if write { "BEGIN" } else { "BEGIN READ ONLY" };
@@ -46,15 +64,28 @@ impl Inner {
                 }
             }
         };
-        Ok(Self { tx, db: db.clone(), wake_jobs: false })
+        Ok(Self { handle: Handle::Own(tx), db: db.clone(), wake_jobs: false })
+    }
+
+    fn conn(&mut self) -> &mut AnyConnection {
+        match &mut self.handle {
+            Handle::Own(tx) => tx,
+            Handle::Grouped(tx) => tx.conn(),
+        }
     }
 
     async fn commit(self) -> StoreResult<()> {
-        self.tx.commit().await?;
-        if self.wake_jobs {
-            self.db.jobs_wakeup().notify_one();
+        match self.handle {
+            // The batch wakes the job workers after its physical commit.
+            Handle::Grouped(tx) => tx.commit(self.wake_jobs).await,
+            Handle::Own(tx) => {
+                tx.commit().await?;
+                if self.wake_jobs {
+                    self.db.jobs_wakeup().notify_one();
+                }
+                Ok(())
+            }
         }
-        Ok(())
     }
 }
 
@@ -93,7 +124,7 @@ impl TenantTx {
 
 impl Tx for TenantTx {
     fn conn(&mut self) -> &mut AnyConnection {
-        &mut self.inner.tx
+        self.inner.conn()
     }
     fn backend(&self) -> Backend {
         self.inner.db.backend()
@@ -126,7 +157,7 @@ impl SystemTx {
 
 impl Tx for SystemTx {
     fn conn(&mut self) -> &mut AnyConnection {
-        &mut self.inner.tx
+        self.inner.conn()
     }
     fn backend(&self) -> Backend {
         self.inner.db.backend()

@@ -111,6 +111,7 @@ pub struct InlineClaim {
     pub id: JobId,
     /// The claim's holder (as `locked_by`); unique per claim.
     holder: String,
+    ordering_key: Option<String>,
 }
 
 /// Enqueues `job` and, when no older job holds its ordering key, claims it for the caller in
@@ -120,44 +121,67 @@ pub struct InlineClaim {
 /// expires and a worker runs the job, so it is never lost. `None` (with the job queued) when an
 /// older job of the same key must run first, or when the dedupe key already existed.
 pub async fn enqueue_claimed(tx: &mut impl Tx, job: NewJob, lease_ms: i64) -> StoreResult<Option<InlineClaim>> {
-    let key = job.ordering_key.clone();
-    let Some(id) = enqueue(tx, job).await? else { return Ok(None) };
-    if let Some(key) = &key {
+    if let Some(key) = &job.ordering_key {
         let older: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM jobs WHERE ordering_key = $1 AND id < $2 AND state IN ('queued', 'running') LIMIT 1",
+            "SELECT id FROM jobs WHERE ordering_key = $1 AND state IN ('queued', 'running') LIMIT 1",
         )
         .bind(key)
-        .bind(id.as_str())
         .fetch_optional(tx.conn())
         .await?;
         if older.is_some() {
+            enqueue(tx, job).await?;
             return Ok(None);
         }
     }
+    // Stored already claimed: no worker is woken for a job that nobody else is to run.
+    let id = JobId::new();
     let holder = format!("inline_{}_{}", std::process::id(), frontdesk_kernel::id::new_body());
     let now = now_ms();
-    sqlx::query(
-        "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = $1, locked_by = $2, updated_at = $3
-         WHERE id = $4",
+    let tenant = tx.tenant_id().map(|t| t.as_str().to_owned());
+    let inserted = sqlx::query(
+        "INSERT INTO jobs (id, tenant_id, kind, payload, state, ordering_key, dedupe_key, priority,
+                           attempts, max_attempts, run_at, lease_until, locked_by, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, 1, $8, $9, $10, $11, $9, $9)
+         ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
     )
+    .bind(id.as_str())
+    .bind(tenant)
+    .bind(&job.kind)
+    .bind(job.payload.to_string())
+    .bind(&job.ordering_key)
+    .bind(&job.dedupe_key)
+    .bind(job.priority)
+    .bind(job.max_attempts as i64)
+    .bind(now)
     .bind(now + lease_ms)
     .bind(&holder)
-    .bind(now)
-    .bind(id.as_str())
     .execute(tx.conn())
-    .await?;
-    Ok(Some(InlineClaim { id, holder }))
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(None);
+    }
+    Ok(Some(InlineClaim { id, holder, ordering_key: job.ordering_key }))
 }
 
-/// Finishes an inline claim: the job is done. Wakes the workers at commit, since a job waiting
-/// behind this one's ordering key may now run.
+/// Finishes an inline claim: the job is done. When a job waits behind this one's ordering key,
+/// the workers are woken at commit to run it.
 pub async fn complete_claimed(tx: &mut impl Tx, claim: &InlineClaim) -> StoreResult<()> {
     sqlx::query("DELETE FROM jobs WHERE id = $1 AND locked_by = $2")
         .bind(claim.id.as_str())
         .bind(&claim.holder)
         .execute(tx.conn())
         .await?;
-    tx.wake_jobs_on_commit();
+    if let Some(key) = &claim.ordering_key {
+        let waiting: Option<String> =
+            sqlx::query_scalar("SELECT id FROM jobs WHERE ordering_key = $1 AND state = 'queued' LIMIT 1")
+                .bind(key)
+                .fetch_optional(tx.conn())
+                .await?;
+        if waiting.is_some() {
+            tx.wake_jobs_on_commit();
+        }
+    }
     Ok(())
 }
 
@@ -252,12 +276,15 @@ pub(super) async fn claim(tx: &mut SystemTx, worker: &str, lease_ms: i64, limit:
         .collect()
 }
 
+/// Finishes a worker's job. Wakes the workers at commit, like [`complete_claimed`]: a job waiting
+/// behind this one's ordering key (the next turn of a conversation) may run now, not at the next poll.
 pub(super) async fn complete(tx: &mut SystemTx, id: &JobId, worker: &str) -> StoreResult<()> {
     sqlx::query("DELETE FROM jobs WHERE id = $1 AND locked_by = $2")
         .bind(id.as_str())
         .bind(worker)
         .execute(tx.conn())
         .await?;
+    tx.wake_jobs_on_commit();
     Ok(())
 }
 
@@ -418,4 +445,79 @@ pub async fn counts(tx: &mut SystemTx) -> StoreResult<JobCounts> {
             .await?;
     c.oldest_due_secs = oldest.map(|t| (now - t) / 1000).unwrap_or(0);
     Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Db, DbConfig};
+    use std::time::Duration;
+
+    async fn sqlite() -> (Db, std::path::PathBuf) {
+        let path = std::env::temp_dir().join(format!("fd-queue-{}.db", frontdesk_kernel::id::new_body()));
+        let config = DbConfig::new(format!("sqlite://{}?mode=rwc", path.display()));
+        crate::migrate::run(&config, crate::MIGRATIONS).await.expect("migrate");
+        (Db::connect(&config).await.expect("connect"), path)
+    }
+
+    /// Whether the workers were woken since the last call (the wake-up is a stored permit).
+    async fn woken(db: &Db) -> bool {
+        tokio::time::timeout(Duration::from_millis(200), db.jobs_wakeup().notified()).await.is_ok()
+    }
+
+    fn turn(key: &str) -> NewJob {
+        NewJob::new("test.turn", &serde_json::json!({})).expect("job").ordered_by(key)
+    }
+
+    async fn states(db: &Db, state: JobState) -> Vec<JobRecord> {
+        let mut tx = db.system_read().await.expect("tx");
+        list(&mut tx, state, None, 100).await.expect("list")
+    }
+
+    #[tokio::test]
+    async fn inline_claims_wake_the_workers_only_for_a_job_waiting_behind_them() {
+        let (db, path) = sqlite().await;
+        let tenant = TenantId::new();
+
+        // Claimed in place: stored running (attempt 1); no worker has anything to do.
+        let mut tx = db.tenant(&tenant).await.expect("tx");
+        let first = enqueue_claimed(&mut tx, turn("conv:a"), 60_000).await.expect("enqueue").expect("claimed");
+        tx.commit().await.expect("commit");
+        assert!(!woken(&db).await);
+        let running = states(&db, JobState::Running).await;
+        assert_eq!(running.iter().map(|j| (&j.id, j.attempts)).collect::<Vec<_>>(), [(&first.id, 1)]);
+
+        // The next job of the key waits behind it, queued for the workers.
+        let mut tx = db.tenant(&tenant).await.expect("tx");
+        assert!(enqueue_claimed(&mut tx, turn("conv:a"), 60_000).await.expect("enqueue").is_none());
+        tx.commit().await.expect("commit");
+        assert_eq!(states(&db, JobState::Queued).await.len(), 1);
+        let _ = woken(&db).await;
+
+        // Finishing the first wakes the workers for it.
+        let mut tx = db.tenant(&tenant).await.expect("tx");
+        complete_claimed(&mut tx, &first).await.expect("complete");
+        tx.commit().await.expect("commit");
+        assert!(woken(&db).await);
+        assert!(states(&db, JobState::Running).await.is_empty());
+
+        // A claim with nothing behind it finishes without waking anyone.
+        let mut tx = db.tenant(&tenant).await.expect("tx");
+        let other = enqueue_claimed(&mut tx, turn("conv:b"), 60_000).await.expect("enqueue").expect("claimed");
+        complete_claimed(&mut tx, &other).await.expect("complete");
+        tx.commit().await.expect("commit");
+        assert!(!woken(&db).await);
+
+        // A dedupe key already taken claims nothing.
+        let mut tx = db.tenant(&tenant).await.expect("tx");
+        assert!(enqueue_claimed(&mut tx, turn("conv:c").dedupe("once"), 60_000).await.expect("enqueue").is_some());
+        assert!(enqueue_claimed(&mut tx, turn("conv:d").dedupe("once"), 60_000).await.expect("enqueue").is_none());
+        tx.commit().await.expect("commit");
+        assert_eq!(states(&db, JobState::Running).await.len(), 1);
+
+        db.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
 }
