@@ -6,8 +6,11 @@
 //! streamed or not (a non-streamed answer's headers come with the finished answer, so only
 //! `total` bounds it). A hung server therefore ends in [`ProviderError::Timeout`], never a hang.
 
+pub mod embeddings;
 mod sse;
 mod wire;
+
+pub use embeddings::OpenAiEmbeddings;
 
 use crate::model::{ChatEvent, ChatRequest, ChatResponse};
 use crate::provider::{ChatProvider, EventStream, ProviderError};

@@ -5,6 +5,11 @@
 //! default), streamed or not as the request asks. Every request is recorded ([`Received`]) so a
 //! test can check what was sent. Everything is bounded: a hung stream closes after
 //! [`HANG_LIMIT`], and the server stops when the `StandIn` is dropped.
+//!
+//! It also answers `POST /v1/embeddings` (the documented list of `data[i].embedding` with
+//! `index`): [`Reply::Text`] and [`Reply::ToolCall`] mean "answer normally", with deterministic
+//! vectors derived from each input's text ([`StandIn::embedding_of`]); the error, delay, hang and
+//! malformed replies behave as for chat. Like OpenAI it refuses an empty input string.
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -62,6 +67,21 @@ impl Default for Shape {
     }
 }
 
+/// How embeddings are answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddingShape {
+    /// Length of every vector, unless the request asks for `dimensions`.
+    pub dimensions: usize,
+    /// List the vectors last input first (each still carries its `index`).
+    pub reverse_order: bool,
+}
+
+impl Default for EmbeddingShape {
+    fn default() -> Self {
+        Self { dimensions: 8, reverse_order: false }
+    }
+}
+
 /// A request the stand-in received.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -92,6 +112,7 @@ struct Script {
     per_model: HashMap<String, Reply>,
     default: Reply,
     shape: Shape,
+    embedding: EmbeddingShape,
 }
 
 struct Shared {
@@ -124,15 +145,21 @@ impl StandIn {
                 per_model: HashMap::new(),
                 default: Reply::Text("Hello from the stand-in.".into()),
                 shape: Shape::default(),
+                embedding: EmbeddingShape::default(),
             }),
             received: Mutex::new(Vec::new()),
         });
         let app = axum::Router::new()
             .route("/v1/chat/completions", axum::routing::post(chat))
+            .route("/v1/embeddings", axum::routing::post(embeddings))
             .fallback(|| async { error(StatusCode::NOT_FOUND, "Unknown path.", "invalid_request_error") })
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the stand-in");
         let addr = listener.local_addr().expect("stand-in address");
+        // No Nagle: streamed chunks go out at once, as a model server's would.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -167,25 +194,101 @@ impl StandIn {
     pub fn received(&self) -> Vec<Received> {
         lock(&self.shared.received).clone()
     }
+
+    pub fn set_embedding_shape(&self, shape: EmbeddingShape) {
+        lock(&self.shared.script).embedding = shape;
+    }
+
+    /// The vector the stand-in returns for `text` (deterministic, not normalised, values in
+    /// `[-1, 1)`).
+    pub fn embedding_of(text: &str, dimensions: usize) -> Vec<f32> {
+        // FNV-1a of the text, then SplitMix64 per component.
+        let seed =
+            text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        (0..dimensions as u64)
+            .map(|i| {
+                let mut z = seed.wrapping_add((i + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                z ^= z >> 31;
+                ((z >> 40) as f32 / (1u64 << 23) as f32) - 1.0
+            })
+            .collect()
+    }
 }
 
-async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+/// Records a request and takes its reply (queued, then per model, then the default).
+fn receive(shared: &Shared, path: &str, headers: HeaderMap, body: Bytes) -> (Received, Reply, Shape, EmbeddingShape) {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let headers = headers
         .iter()
         .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
         .collect();
-    let received = Received { path: "/v1/chat/completions".into(), headers, body };
+    let received = Received { path: path.into(), headers, body };
     lock(&shared.received).push(received.clone());
-    let (reply, shape) = {
-        let mut script = lock(&shared.script);
-        let reply = match script.queue.pop_front() {
-            Some(r) => r,
-            None => script.per_model.get(received.model()).unwrap_or(&script.default).clone(),
-        };
-        (reply, script.shape.clone())
+    let mut script = lock(&shared.script);
+    let reply = match script.queue.pop_front() {
+        Some(r) => r,
+        None => script.per_model.get(received.model()).unwrap_or(&script.default).clone(),
     };
+    (received, reply, script.shape.clone(), script.embedding.clone())
+}
+
+async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let (received, reply, shape, _) = receive(&shared, "/v1/chat/completions", headers, body);
     answer(reply, received, shape).await
+}
+
+async fn embeddings(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let (received, reply, shape, embedding) = receive(&shared, "/v1/embeddings", headers, body);
+    embeddings_answer(reply, received, shape, embedding).await
+}
+
+fn embeddings_answer(
+    reply: Reply,
+    req: Received,
+    shape: Shape,
+    embedding: EmbeddingShape,
+) -> BoxFuture<'static, Response> {
+    Box::pin(async move {
+        match reply {
+            Reply::Delayed { by, then } => {
+                tokio::time::sleep(by).await;
+                embeddings_answer(*then, req, shape, embedding).await
+            }
+            Reply::Text(_) | Reply::ToolCall { .. } => embedding_list(&req, &embedding),
+            other => answer(other, req, shape).await,
+        }
+    })
+}
+
+/// The list of embeddings for the request's `input` (one string or an array of them).
+fn embedding_list(req: &Received, shape: &EmbeddingShape) -> Response {
+    let inputs: Vec<String> = match &req.body["input"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).collect(),
+        _ => return error(StatusCode::BAD_REQUEST, "'input' is a required property", "invalid_request_error"),
+    };
+    if inputs.is_empty() || inputs.iter().any(String::is_empty) {
+        let message =
+            "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.";
+        return error(StatusCode::BAD_REQUEST, message, "invalid_request_error");
+    }
+    let dimensions = req.body["dimensions"].as_u64().map_or(shape.dimensions, |d| d as usize);
+    let mut data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, text)| json!({"object": "embedding", "index": i, "embedding": StandIn::embedding_of(text, dimensions)}))
+        .collect();
+    if shape.reverse_order {
+        data.reverse();
+    }
+    let tokens: u32 = inputs.iter().map(|t| words(t)).sum();
+    axum::Json(json!({
+        "object": "list", "data": data, "model": req.model(),
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }))
+    .into_response()
 }
 
 fn error(status: StatusCode, message: &str, kind: &str) -> Response {
