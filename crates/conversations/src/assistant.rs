@@ -33,8 +33,11 @@ pub struct Passage {
     pub section: Option<String>,
     /// Path or URL of the source document.
     pub source: Option<String>,
-    /// Relevance in [0, 1] when the search can tell (hybrid fusion scores are relative).
-    pub score: f64,
+    /// How likely the passage answers the question, in [0, 1].
+    pub confidence: f64,
+    /// The knowledge base judges that the passage answers the question (its calibrated
+    /// confidence threshold): without a model, only such a passage is given as the answer.
+    pub answers: bool,
 }
 
 /// The knowledge base as the assistant uses it (implemented by the binary over the knowledge
@@ -269,7 +272,7 @@ pub fn answer_offline(turn: &TurnContext, passages: &[Passage]) -> AgentReply {
             };
         }
     }
-    if let Some(p) = passages.iter().find(|p| p.score >= 0.5) {
+    if let Some(p) = passages.iter().find(|p| p.answers) {
         let cite = match (&p.section, lang) {
             (Some(s), "de") => format!("\n\n(Quelle: {} – {s})", p.title),
             (Some(s), _) => format!("\n\n(Source: {} – {s})", p.title),

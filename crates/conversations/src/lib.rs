@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod live;
 pub mod memory;
 pub mod model;
+pub mod pages;
 pub mod public;
 pub mod service;
 mod sse;

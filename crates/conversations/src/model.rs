@@ -282,6 +282,9 @@ impl From<&Message> for PublicMessage {
 pub struct Conversation {
     pub id: ConversationId,
     pub contact_id: ContactId,
+    /// The contact's name, in inbox lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_name: Option<String>,
     pub channel: Channel,
     pub status: Status,
     pub assignee_id: Option<String>,

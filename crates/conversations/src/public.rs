@@ -261,11 +261,15 @@ async fn chat(
     match received.plan {
         TurnPlan::Inline(claim) => {
             let (tx, mut rx) = mpsc::unbounded_channel();
-            let run = s.conversations.run_turn(&tenant, &conversation_id, &message.id, Holder::Inline(claim), Some(tx));
-            let _ = run.await; // failures were turned into notices (and a retry) by the pipeline
+            let svc = s.conversations.clone();
+            let (t, c, m) = (tenant.clone(), conversation_id.clone(), message.id.clone());
+            // On its own task: a client that hangs up does not cancel the turn. Failures were
+            // turned into notices (and a retry) by the pipeline.
+            let turn = tokio::spawn(async move { svc.run_turn(&t, &c, &m, Holder::Inline(claim), Some(tx)).await });
+            let _ = turn.await;
             while let Ok(event) = rx.try_recv() {
                 match event {
-                    TurnEvent::Message(m) => replies.push(m),
+                    TurnEvent::Message(m) => replies.push(*m),
                     TurnEvent::Status { status: st, .. } => status = st.as_str().to_owned(),
                     TurnEvent::Delta(_) => {}
                 }

@@ -1,6 +1,6 @@
 //! Server-sent events, written by hand: a producer task writes events into a bounded channel that
-//! is the response body; a ping comment every 15 s keeps proxies from closing an idle stream, and
-//! both stop as soon as the client goes away.
+//! is the response body; a ping comment after 15 s of silence keeps proxies from closing an idle
+//! stream, and both stop as soon as the client goes away (or the producer is done).
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue};
@@ -48,20 +48,16 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel::<Bytes>(64);
-    // The pinger holds only a weak sender, so it never keeps a finished stream open.
-    let weak = tx.downgrade();
     let producer = tokio::spawn(produce(SseOut(tx)));
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(PING_EVERY).await;
-            let Some(tx) = weak.upgrade() else { break };
-            if tx.send(Bytes::from_static(b": ping\n\n")).await.is_err() {
-                break;
-            }
-        }
-    });
+    // The pings are part of the body: no task or timer outlives the stream (a short chat answer
+    // is over long before the first ping would be due).
     let body = futures_util::stream::unfold((rx, Guard(producer)), |(mut rx, guard)| async move {
-        rx.recv().await.map(|chunk| (Ok::<_, std::convert::Infallible>(chunk), (rx, guard)))
+        let chunk = match tokio::time::timeout(PING_EVERY, rx.recv()).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => return None,
+            Err(_) => Bytes::from_static(b": ping\n\n"),
+        };
+        Some((Ok::<_, std::convert::Infallible>(chunk), (rx, guard)))
     });
     let mut response = Body::from_stream(body).into_response();
     let h = response.headers_mut();

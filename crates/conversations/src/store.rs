@@ -214,6 +214,46 @@ pub async fn conversation(tx: &mut TenantTx, id: &ConversationId) -> StoreResult
     row.as_ref().map(conversation_from_row).transpose()
 }
 
+/// What a turn needs to know of the customer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TurnContact {
+    pub name: Option<String>,
+    pub language: Option<String>,
+}
+
+/// The conversation with its contact's name and language, in one query (a turn's first read).
+pub async fn conversation_for_turn(
+    tx: &mut TenantTx,
+    id: &ConversationId,
+) -> StoreResult<Option<(Conversation, TurnContact)>> {
+    let tid = tx.tid().to_owned();
+    let row = query(
+        "SELECT c.*, p.name AS contact_name, p.language AS contact_language
+         FROM conversations c LEFT JOIN contacts p ON p.tenant_id = c.tenant_id AND p.id = c.contact_id
+         WHERE c.tenant_id = $1 AND c.id = $2",
+    )
+    .bind(tid)
+    .bind(id.as_str())
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let contact = TurnContact { name: row.try_get("contact_name")?, language: row.try_get("contact_language")? };
+    Ok(Some((conversation_from_row(&row)?, contact)))
+}
+
+/// The conversation, locked until the transaction ends: on PostgreSQL `FOR UPDATE` makes
+/// writers of one conversation wait for each other (and returns the version they committed);
+/// SQLite's write transactions are already one at a time.
+pub async fn lock_conversation(tx: &mut TenantTx, id: &ConversationId) -> StoreResult<Option<Conversation>> {
+    let sql = match tx.backend() {
+        frontdesk_store::Backend::Postgres => "SELECT * FROM conversations WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+        frontdesk_store::Backend::Sqlite => "SELECT * FROM conversations WHERE tenant_id = $1 AND id = $2",
+    };
+    let tid = tx.tid().to_owned();
+    let row = query(sql).bind(tid).bind(id.as_str()).fetch_optional(tx.conn()).await?;
+    row.as_ref().map(conversation_from_row).transpose()
+}
+
 /// The contact's most recent conversation on a channel.
 pub async fn latest_conversation(
     tx: &mut TenantTx,
@@ -230,6 +270,29 @@ pub async fn latest_conversation(
     .bind(channel.as_str())
     .fetch_optional(tx.conn())
     .await?;
+    row.as_ref().map(conversation_from_row).transpose()
+}
+
+/// [`latest_conversation`], locked until the transaction ends (one query): on PostgreSQL
+/// `FOR UPDATE` makes writers of one conversation wait for each other and returns the version
+/// they committed; SQLite's write transactions are already one at a time.
+pub async fn latest_conversation_locked(
+    tx: &mut TenantTx,
+    contact: &ContactId,
+    channel: Channel,
+) -> StoreResult<Option<Conversation>> {
+    let sql = match tx.backend() {
+        frontdesk_store::Backend::Postgres => {
+            "SELECT * FROM conversations WHERE tenant_id = $1 AND contact_id = $2 AND channel = $3
+             ORDER BY id DESC LIMIT 1 FOR UPDATE"
+        }
+        frontdesk_store::Backend::Sqlite => {
+            "SELECT * FROM conversations WHERE tenant_id = $1 AND contact_id = $2 AND channel = $3
+             ORDER BY id DESC LIMIT 1"
+        }
+    };
+    let tid = tx.tid().to_owned();
+    let row = query(sql).bind(tid).bind(contact.as_str()).bind(channel.as_str()).fetch_optional(tx.conn()).await?;
     row.as_ref().map(conversation_from_row).transpose()
 }
 
@@ -270,7 +333,9 @@ pub async fn inbox(
         ("last_message_at DESC, id DESC", "last_message_at", "<")
     };
     let sql = format!(
-        "SELECT * FROM conversations WHERE tenant_id = $1
+        "SELECT conversations.*, (SELECT name FROM contacts ct WHERE ct.tenant_id = conversations.tenant_id
+                 AND ct.id = conversations.contact_id) AS contact_name
+         FROM conversations WHERE tenant_id = $1
            AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR channel = $3)
            AND ($4 IS NULL OR COALESCE(assignee_id, '') = $4) AND ($5 IS NULL OR labels LIKE $5)
            AND ($6 = 0 OR waiting_since IS NOT NULL)
@@ -303,6 +368,8 @@ fn conversation_from_row(r: &AnyRow) -> StoreResult<Conversation> {
     Ok(Conversation {
         id: ConversationId::from_db(r.try_get("id")?),
         contact_id: ContactId::from_db(r.try_get("contact_id")?),
+        // Only list queries join the contact's name.
+        contact_name: r.try_get::<Option<String>, _>("contact_name").ok().flatten(),
         channel: Channel::parse(&channel).ok_or_else(|| corrupt(format!("channel {channel}")))?,
         status: Status::parse(&status).ok_or_else(|| corrupt(format!("status {status}")))?,
         assignee_id: r.try_get("assignee_id")?,

@@ -50,12 +50,23 @@ fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(|w| w.to_lowercase())
 }
 
-/// Cuts common English and German inflections so "classes"/"class", "Kurse"/"Kurs" meet.
+/// Cuts common English and German inflections so "classes"/"class", "Kurse"/"Kurs" meet: plural
+/// endings first (keeping "ss"), then verb endings and a final "e"/"en"/"er".
 fn stem(w: &str) -> String {
-    let w = w.replace('ä', "a").replace('ö', "o").replace('ü', "u").replace('ß', "ss");
-    for suffix in ["ing", "ies", "es", "en", "er", "ed", "s", "e", "n"] {
+    let mut w = w.replace('ä', "a").replace('ö', "o").replace('ü', "u").replace('ß', "ss");
+    let cut = |w: &mut String, n: usize| w.truncate(w.len() - n);
+    if w.len() > 4 && w.ends_with("ies") {
+        cut(&mut w, 3);
+        w.push('y');
+    } else if w.len() > 4 && ["sses", "shes", "ches", "xes", "zes"].iter().any(|s| w.ends_with(s)) {
+        cut(&mut w, 2);
+    } else if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") {
+        cut(&mut w, 1);
+    }
+    for suffix in ["ing", "ed", "en", "er", "e", "n"] {
         if w.len() > suffix.len() + 3 && w.ends_with(suffix) {
-            return w[..w.len() - suffix.len()].to_owned();
+            cut(&mut w, suffix.len());
+            break;
         }
     }
     w

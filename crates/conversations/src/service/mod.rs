@@ -336,16 +336,29 @@ pub fn validate_settings(mut s: AssistantSettings) -> Result<AssistantSettings> 
     for bad in hours::invalid_ranges(&s.opening_hours) {
         v.push("opening_hours", "invalid", format!("\"{bad}\" is not a range like 09:00-18:00."));
     }
-    s.allowed_origins = s.allowed_origins.iter().map(|o| o.trim().trim_end_matches('/').to_owned()).collect();
-    s.allowed_origins.retain(|o| !o.is_empty());
-    for (i, o) in s.allowed_origins.iter().enumerate() {
-        let ok = url::Url::parse(o).is_ok_and(|u| {
-            matches!(u.scheme(), "https" | "http") && u.host().is_some() && u.path() == "/" && u.query().is_none()
-        });
-        if !ok {
-            v.push(&format!("allowed_origins[{i}]"), "invalid", "An origin like https://studio.example (no path).");
+    // Kept as browsers send them in `Origin` (lower-case host, no default port, no slash), so
+    // that `https://Studio.example:443/` matches the studio's own pages.
+    let mut origins = Vec::new();
+    for (i, o) in s.allowed_origins.iter().enumerate().filter(|(_, o)| !o.trim().is_empty()) {
+        match url::Url::parse(o.trim()) {
+            Ok(u)
+                if matches!(u.scheme(), "https" | "http")
+                    && u.host().is_some()
+                    && u.path() == "/"
+                    && u.query().is_none()
+                    && u.fragment().is_none() =>
+            {
+                let origin = u.origin().ascii_serialization();
+                if !origins.contains(&origin) {
+                    origins.push(origin);
+                }
+            }
+            _ => {
+                v.push(&format!("allowed_origins[{i}]"), "invalid", "An origin like https://studio.example (no path).")
+            }
         }
     }
+    s.allowed_origins = origins;
     v.finish()?;
     Ok(s)
 }
@@ -372,4 +385,42 @@ fn validate_domains(domains: Vec<String>) -> Result<Vec<String>> {
     out.sort();
     out.dedup();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_origins(origins: &[&str]) -> Result<AssistantSettings> {
+        validate_settings(AssistantSettings {
+            allowed_origins: origins.iter().map(|o| (*o).to_owned()).collect(),
+            ..AssistantSettings::default()
+        })
+    }
+
+    #[test]
+    fn allowed_origins_are_kept_as_browsers_send_them() {
+        let s = with_origins(&["https://Studio.Example:443/", " http://localhost:8080 ", "", "https://studio.example"])
+            .expect("valid");
+        assert_eq!(s.allowed_origins, ["https://studio.example", "http://localhost:8080"]);
+        assert!(Conversations::origin_allowed(&s, Some("https://studio.example")));
+        assert!(Conversations::origin_allowed(&s, Some("http://localhost:8080")));
+        assert!(!Conversations::origin_allowed(&s, Some("https://studio.example.evil.test")));
+        assert!(!Conversations::origin_allowed(&s, Some("http://studio.example")), "the scheme counts");
+        assert!(!Conversations::origin_allowed(&s, Some("null")), "sandboxed frames are not the studio");
+        assert!(Conversations::origin_allowed(&s, None), "not a cross-origin browser request");
+        let open = with_origins(&[]).expect("valid");
+        assert!(Conversations::origin_allowed(&open, Some("https://anywhere.example")));
+    }
+
+    #[test]
+    fn origins_with_a_path_or_another_scheme_are_named() {
+        let Err(Error::Validation(errors)) =
+            with_origins(&["https://studio.example/chat", "ftp://studio.example", "https://ok.example", "studio"])
+        else {
+            panic!("invalid origins pass");
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["allowed_origins[0]", "allowed_origins[1]", "allowed_origins[3]"]);
+    }
 }

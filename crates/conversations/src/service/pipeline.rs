@@ -8,7 +8,10 @@
 //!    dies mid-turn a worker answers it after the lease, once.
 //! 2. [`Conversations::run_turn`] hands the turn to the [`crate::agent::Agent`], streams its
 //!    fragments to whoever waits, then stores the reply (at most one per customer message, by a
-//!    unique index) and finishes the job in the same transaction.
+//!    unique index) with the model's token usage, and finishes the job, in one transaction.
+//!
+//! A turn's cost beyond the model is mostly database round trips, so the path is kept to two
+//! write transactions (message + claim, reply + usage + completion) and one two-query read.
 //! 3. A model that fails is retried with backoff; the customer is told once that the answer is
 //!    delayed, and after the last attempt the conversation goes to staff. Nothing is dropped.
 
@@ -20,6 +23,7 @@ use crate::memory;
 use crate::model::*;
 use crate::store::{self, NewContact};
 use crate::text;
+use frontdesk_agent::UsageRecord;
 use frontdesk_identity::model::Tenant;
 use frontdesk_kernel::time::now_ms;
 use frontdesk_kernel::{Error, Result, TenantId};
@@ -77,7 +81,7 @@ pub struct Received {
 pub enum TurnEvent {
     Delta(String),
     /// A stored message the turn produced (the reply, or a notice).
-    Message(Message),
+    Message(Box<Message>),
     Status {
         status: Status,
         notice: Option<String>,
@@ -121,6 +125,24 @@ fn system_message(conversation: &ConversationId, text: String, client_id: Option
     }
 }
 
+/// What a turn produced, stored at its end in one transaction.
+struct Answered<'a> {
+    reply: AgentReply,
+    /// The usage of the turn's model calls (see [`frontdesk_agent::usage::deferred`]).
+    usage: &'a [UsageRecord],
+    /// The turns up to this message fell out of the memory window: summarise them.
+    summarise: Option<MessageId>,
+}
+
+/// The job that folds the turns up to `upto` into the conversation's summary, in the background
+/// (once per point: a re-scheduled one is a no-op).
+fn summary_job(conversation: &ConversationId, upto: &MessageId) -> Result<NewJob> {
+    Ok(NewJob::new(SUMMARY_JOB, &SummaryPayload { conversation_id: conversation.clone(), upto: upto.clone() })?
+        .ordered_by(format!("summary:{conversation}"))
+        .dedupe(format!("summary:{conversation}:{upto}"))
+        .max_attempts(5))
+}
+
 impl Conversations {
     /// Stores an inbound customer message and plans its turn (see the module docs). With
     /// `claim_inline`, the caller gets the turn to run when nothing older is pending.
@@ -152,12 +174,17 @@ impl Conversations {
                 id
             }
         };
-        let mut conversation = match store::latest_conversation(&mut tx, &contact_id, inbound.channel).await? {
+        // Locked: the messages of one conversation are checked for re-sends, numbered and queued
+        // one at a time (two concurrent requests must not both store a re-send, nor take ids in
+        // one order and turns in the other).
+        let latest = store::latest_conversation_locked(&mut tx, &contact_id, inbound.channel).await?;
+        let mut conversation = match latest {
             Some(c) if c.status != Status::Resolved => c,
             _ => {
                 let c = Conversation {
                     id: ConversationId::new(),
                     contact_id: contact_id.clone(),
+                    contact_name: inbound.contact.name.clone(),
                     channel: inbound.channel,
                     status: Status::Open,
                     assignee_id: None,
@@ -332,11 +359,17 @@ impl Conversations {
             return Err(JobError::Permanent("the tenant no longer exists".into()));
         };
         let settings = self.settings(tenant_id).await.map_err(transient)?;
+        // Every turn reads here, so as few queries as will do: the conversation with its
+        // contact, and the recent messages, which end with the one to answer.
         let mut tx = self.inner.db.tenant_read(tenant_id).await.map_err(|e| transient(e.into()))?;
-        let conversation = store::conversation(&mut tx, conversation_id).await.map_err(|e| transient(e.into()))?;
-        let message = store::message(&mut tx, message_id).await.map_err(|e| transient(e.into()))?;
-        let answered = store::reply_to(&mut tx, message_id).await.map_err(|e| transient(e.into()))?;
-        let (Some(conversation), Some(message)) = (conversation, message) else {
+        let found = store::conversation_for_turn(&mut tx, conversation_id).await.map_err(|e| transient(e.into()))?;
+        // Only a turn that ran before (a worker's retry or takeover) can have been answered: an
+        // inline claim is taken in the transaction that stored the message.
+        let answered = match holder {
+            Holder::Inline(_) => None,
+            Holder::Worker { .. } => store::reply_to(&mut tx, message_id).await.map_err(|e| transient(e.into()))?,
+        };
+        let Some((conversation, contact)) = found else {
             drop(tx);
             self.finish_turn(tenant_id, &holder).await.map_err(transient)?;
             return Ok(()); // deleted meanwhile (GDPR erase): nothing to answer
@@ -350,8 +383,11 @@ impl Conversations {
         let recent = store::recent_messages(&mut tx, conversation_id, message_id, memory::WINDOW_MESSAGES)
             .await
             .map_err(|e| transient(e.into()))?;
-        let contact = store::contact(&mut tx, &conversation.contact_id).await.map_err(|e| transient(e.into()))?;
         drop(tx);
+        let Some(message) = recent.last().filter(|m| m.id == *message_id).cloned() else {
+            self.finish_turn(tenant_id, &holder).await.map_err(transient)?;
+            return Ok(()); // the message was deleted meanwhile: nothing to answer
+        };
         let (memory, dropped) = memory::window(
             &recent,
             conversation.summary.as_deref(),
@@ -367,8 +403,8 @@ impl Conversations {
             },
             conversation_id: conversation_id.clone(),
             channel: conversation.channel,
-            contact_name: contact.as_ref().and_then(|c| c.name.clone()),
-            language: contact.as_ref().and_then(|c| c.language.clone()),
+            contact_name: contact.name,
+            language: contact.language,
             settings: settings.clone(),
             memory,
             message_id: message_id.clone(),
@@ -409,7 +445,11 @@ impl Conversations {
                 }
             }
         };
-        let (answer, ()) = tokio::join!(self.inner.agent.answer(&turn, deltas), forward);
+        // The model calls' usage is stored with the turn's outcome, not one write per call.
+        let ((answer, ()), usage) = frontdesk_agent::usage::deferred(tenant_id, async {
+            tokio::join!(self.inner.agent.answer(&turn, deltas), forward)
+        })
+        .await;
         let lang = match &turn.language {
             _ if text::is_german(&message.text) => "de".to_owned(),
             Some(l) => l.clone(),
@@ -417,14 +457,15 @@ impl Conversations {
         };
         match answer {
             Ok(reply) => {
-                let stored = self.store_reply(&tenant, &settings, &conversation, &message, reply, &lang, &holder).await;
+                let answered = Answered { reply, usage: &usage, summarise: dropped };
+                let stored =
+                    self.store_reply(&tenant, &settings, &conversation, &message, answered, &lang, &holder).await;
                 match stored {
                     Ok((messages, status)) => {
-                        self.after_turn(tenant_id, &conversation, dropped).await;
                         for m in &messages {
                             self.publish_message(tenant_id, m).await;
                             if let Some(events) = &events {
-                                let _ = events.send(TurnEvent::Message(m.clone()));
+                                let _ = events.send(TurnEvent::Message(Box::new(m.clone())));
                             }
                         }
                         if let Some((status, notice)) = status {
@@ -450,6 +491,7 @@ impl Conversations {
                             &conversation,
                             &message,
                             &holder,
+                            &usage,
                             &lang,
                             &e.to_string(),
                             false,
@@ -460,15 +502,40 @@ impl Conversations {
                 }
             }
             Err(AgentError::Unavailable(why)) => {
-                self.turn_failed(&tenant, &settings, &conversation, &message, &holder, &lang, &why, false, events).await
+                self.turn_failed(
+                    &tenant,
+                    &settings,
+                    &conversation,
+                    &message,
+                    &holder,
+                    &usage,
+                    &lang,
+                    &why,
+                    false,
+                    events,
+                )
+                .await
             }
             Err(AgentError::Failed(why)) => {
-                self.turn_failed(&tenant, &settings, &conversation, &message, &holder, &lang, &why, true, events).await
+                self.turn_failed(
+                    &tenant,
+                    &settings,
+                    &conversation,
+                    &message,
+                    &holder,
+                    &usage,
+                    &lang,
+                    &why,
+                    true,
+                    events,
+                )
+                .await
             }
         }
     }
 
-    /// Stores the reply (and a handoff the agent asked for) and finishes the turn, atomically.
+    /// Stores the reply (and a handoff the agent asked for) and the model's usage, schedules the
+    /// summary of turns that fell out of the memory window, and finishes the turn, atomically.
     #[allow(clippy::too_many_arguments)]
     async fn store_reply(
         &self,
@@ -476,14 +543,17 @@ impl Conversations {
         settings: &AssistantSettings,
         conversation: &Conversation,
         message: &Message,
-        reply: AgentReply,
+        answered: Answered<'_>,
         lang: &str,
         holder: &Holder,
     ) -> Result<(Vec<Message>, Option<(Status, Option<String>)>)> {
+        let Answered { reply, usage, summarise } = answered;
         let mut tx = self.inner.db.tenant(&tenant.id).await?;
+        frontdesk_agent::settings::store_usage(&mut tx, usage).await?;
         // Re-read: staff may have taken over while the model was thinking; then the reply is
         // dropped (staff answer now), which is what "the agent never answers" means.
         let Some(mut current) = store::conversation(&mut tx, &conversation.id).await? else {
+            tx.commit().await?;
             return Ok((Vec::new(), None));
         };
         let mut out = Vec::new();
@@ -518,6 +588,9 @@ impl Conversations {
                 }
             }
         }
+        if let Some(upto) = &summarise {
+            jobs::enqueue(&mut tx, summary_job(&conversation.id, upto)?).await?;
+        }
         if let Holder::Inline(claim) = holder {
             jobs::complete_claimed(&mut tx, claim).await?;
         }
@@ -535,6 +608,7 @@ impl Conversations {
         conversation: &Conversation,
         message: &Message,
         holder: &Holder,
+        usage: &[UsageRecord],
         lang: &str,
         why: &str,
         permanent: bool,
@@ -549,6 +623,7 @@ impl Conversations {
         let de = lang.starts_with("de");
         let run = async {
             let mut tx = self.inner.db.tenant(&tenant.id).await?;
+            frontdesk_agent::settings::store_usage(&mut tx, usage).await?;
             let mut out = Vec::new();
             let mut status = None;
             if last {
@@ -582,11 +657,24 @@ impl Conversations {
             tx.commit().await?;
             Ok::<_, Error>((out, status))
         };
-        let (out, status) = run.await.map_err(|e| JobError::Transient(e.to_string()))?;
+        let (out, status) = match run.await {
+            Ok(done) => done,
+            Err(e) => {
+                // The turn runs again; the calls made this time are only in the log from here.
+                for r in usage {
+                    tracing::error!(
+                        error = %e, tenant = %r.tenant_id, model = %r.model, purpose = %r.purpose,
+                        prompt_tokens = r.prompt_tokens, completion_tokens = r.completion_tokens,
+                        "model usage not recorded"
+                    );
+                }
+                return Err(JobError::Transient(e.to_string()));
+            }
+        };
         for m in &out {
             self.publish_message(&tenant.id, m).await;
             if let Some(events) = &events {
-                let _ = events.send(TurnEvent::Message(m.clone()));
+                let _ = events.send(TurnEvent::Message(Box::new(m.clone())));
             }
         }
         if let Some((status, notice)) = status {
@@ -614,27 +702,6 @@ impl Conversations {
             tx.commit().await?;
         }
         Ok(())
-    }
-
-    /// Turns that fell out of the memory window are summarised in the background.
-    async fn after_turn(&self, tenant: &TenantId, conversation: &Conversation, dropped: Option<MessageId>) {
-        let Some(upto) = dropped else { return };
-        let result = async {
-            let mut tx = self.inner.db.tenant(tenant).await?;
-            let job = NewJob::new(
-                SUMMARY_JOB,
-                &SummaryPayload { conversation_id: conversation.id.clone(), upto: upto.clone() },
-            )?
-            .ordered_by(format!("summary:{}", conversation.id))
-            .dedupe(format!("summary:{}:{}", conversation.id, upto))
-            .max_attempts(5);
-            jobs::enqueue(&mut tx, job).await?;
-            tx.commit().await
-        };
-        if let Err(e) = result.await {
-            // The next turn asks again; the window stays bounded meanwhile.
-            tracing::warn!(error = %e, "summary not scheduled");
-        }
     }
 
     /// Folds the turns up to `upto` into the conversation's summary.

@@ -146,6 +146,12 @@ impl Browser {
         }
     }
 
+    /// Runs `script` in the page (`arguments[i]` are `args`) and returns its result; reaches
+    /// what CSS selectors cannot, such as an open shadow root.
+    pub async fn execute(&self, script: &str, args: Vec<Value>) -> Value {
+        self.cmd(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": args}))).await
+    }
+
     pub async fn quit(mut self) {
         let _ = self.http.delete(format!("{}/session/{}", self.base, self.session)).send().await;
         let _ = self.driver.kill().await;

@@ -1,0 +1,167 @@
+//! A chat turn's storage against real SQLite and PostgreSQL, with the built-in assistant on a
+//! stand-in model: the reply, the model's token usage and the summary the memory window asks
+//! for are stored with the turn's completion, and no job is left behind.
+
+use frontdesk_agent::testing::StandIn;
+use frontdesk_agent::ModelSettings;
+use frontdesk_conversations::model::{Channel, Message};
+use frontdesk_conversations::service::{Holder, Inbound, TurnPlan, SUMMARY_JOB};
+use frontdesk_conversations::store::{self, NewContact};
+use frontdesk_conversations::{Assistant, Conversations, LiveHub};
+use frontdesk_identity::model::{NewTenantRequest, Tenant};
+use frontdesk_identity::{Identity, IdentityConfig};
+use frontdesk_kernel::crypto::Keyring;
+use frontdesk_store::audit::Actor;
+use frontdesk_store::jobs::{self, JobState};
+use frontdesk_store::{Db, DbConfig};
+use frontdesk_web::RateLimiter;
+use std::sync::Arc;
+
+fn admin_url() -> String {
+    std::env::var("FRONTDESK_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+async fn pg_exec(sql: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&admin_url()).await.expect("connect to the test PostgreSQL");
+    sqlx::query(sql).execute(&mut conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let _ = conn.close().await;
+}
+
+struct Harness {
+    db: Db,
+    conversations: Conversations,
+    models: ModelSettings,
+    tenant: Tenant,
+    pg: Option<String>,
+    _stand_in: StandIn,
+}
+
+impl Harness {
+    async fn start(postgres: bool) -> Harness {
+        let body = frontdesk_kernel::id::new_body().to_lowercase();
+        let (url, pg) = if postgres {
+            let name = format!("fd_conv_{body}");
+            pg_exec(&format!("CREATE DATABASE {name}")).await;
+            let admin = admin_url();
+            let (prefix, _) = admin.rsplit_once('/').expect("admin URL ends with /<database>");
+            (format!("{prefix}/{name}"), Some(name))
+        } else {
+            let path = std::env::temp_dir().join(format!("fd-conv-{body}.db"));
+            (format!("sqlite://{}?mode=rwc", path.display()), None)
+        };
+        let mut config = DbConfig::new(url);
+        config.max_connections = 4;
+        let migrations = [
+            frontdesk_store::MIGRATIONS,
+            frontdesk_identity::MIGRATIONS,
+            frontdesk_agent::MIGRATIONS,
+            frontdesk_conversations::MIGRATIONS,
+        ]
+        .concat();
+        frontdesk_store::migrate::run(&config, &migrations).await.expect("migrate");
+        let db = Db::connect(&config).await.expect("connect");
+        let keys = Keyring::new(&[9u8; 32], &[]).expect("keyring");
+        let identity =
+            Identity::new(db.clone(), keys.clone(), Arc::new(RateLimiter::in_memory()), IdentityConfig::default());
+        let request = NewTenantRequest {
+            tenant_name: "Turn Studio".into(),
+            slug: Some(format!("turns-{}", &body[..8])),
+            time_zone: None,
+            locale: None,
+            industry: None,
+        };
+        let (tenant, _) = identity
+            .create_tenant_with_owner(
+                request,
+                &format!("owner-{body}@turns.test"),
+                "Owner",
+                Some("a long test password"),
+            )
+            .await
+            .expect("tenant");
+        let stand_in = StandIn::start().await;
+        let models = ModelSettings::new(db.clone(), keys.clone(), None).expect("models");
+        let change = serde_json::from_value(serde_json::json!({"base_url": stand_in.base_url(), "model": "stand-in"}))
+            .expect("change");
+        models.update(&tenant.id, change, &Actor::system("test")).await.expect("model");
+        let assistant = Assistant::new(models.clone());
+        let conversations = Conversations::new(db.clone(), keys, LiveHub::in_process(), Arc::new(assistant), identity)
+            .with_models(models.clone());
+        Harness { db, conversations, models, tenant, pg, _stand_in: stand_in }
+    }
+
+    /// One web-chat turn of `visitor`, run in place as the public endpoints run it.
+    async fn turn(&self, visitor: &str, text: &str) -> (Message, Option<Message>) {
+        let inbound = Inbound {
+            channel: Channel::Web,
+            address: visitor.into(),
+            contact: NewContact::default(),
+            text: text.into(),
+            attachments: Vec::new(),
+            client_message_id: None,
+            provider_message_id: None,
+        };
+        let received = self.conversations.receive(&self.tenant, inbound, true).await.expect("receive");
+        let TurnPlan::Inline(claim) = received.plan else { panic!("the turn was not claimed in place") };
+        let message = received.message;
+        self.conversations
+            .run_turn(&self.tenant.id, &received.conversation.id, &message.id, Holder::Inline(claim), None)
+            .await
+            .expect("turn");
+        let mut tx = self.db.tenant_read(&self.tenant.id).await.expect("tx");
+        let reply = store::reply_to(&mut tx, &message.id).await.expect("reply");
+        (message, reply)
+    }
+
+    /// The kinds of the pipeline's jobs (turns, summaries) in `state`; domain events aside.
+    async fn jobs(&self, state: JobState) -> Vec<String> {
+        let mut tx = self.db.system_read().await.expect("tx");
+        let all = jobs::list(&mut tx, state, None, 100).await.expect("jobs");
+        all.into_iter().map(|j| j.kind).filter(|k| k.starts_with("conversations.")).collect()
+    }
+
+    async fn model_calls(&self) -> i64 {
+        let days = self.models.usage(&self.tenant.id, 0, i64::MAX).await.expect("usage");
+        days.iter().map(|d| d.calls).sum()
+    }
+
+    async fn stop(self) {
+        self.db.close().await;
+        if let Some(name) = self.pg {
+            pg_exec(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+        }
+    }
+}
+
+async fn turns_store_reply_usage_and_summary_together(postgres: bool) {
+    let h = Harness::start(postgres).await;
+    // Long messages: the second turn pushes the first out of the memory window.
+    let long = |topic: &str| format!("{topic} {}", "Could you tell me more about the classes and prices? ".repeat(60));
+
+    let (first, reply) = h.turn("vis_turns", &long("Yoga")).await;
+    let reply = reply.expect("the first turn is answered");
+    assert_eq!(reply.text, "Hello from the stand-in.");
+    let trace = reply.trace.expect("the reply's trace");
+    assert_eq!((trace.model.as_deref(), trace.tokens_out), (Some("stand-in"), Some(4)));
+    assert_eq!(h.model_calls().await, 1, "the model's usage is stored with the reply");
+    assert!(h.jobs(JobState::Running).await.is_empty() && h.jobs(JobState::Queued).await.is_empty());
+
+    let (second, reply) = h.turn("vis_turns", &long("Pilates")).await;
+    assert!(reply.is_some(), "the second turn is answered");
+    assert_eq!(second.conversation_id, first.conversation_id);
+    assert_eq!(h.model_calls().await, 2);
+    assert!(h.jobs(JobState::Running).await.is_empty(), "every claimed turn is finished");
+    assert_eq!(h.jobs(JobState::Queued).await, [SUMMARY_JOB]);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn turns_store_reply_usage_and_summary_together_sqlite() {
+    turns_store_reply_usage_and_summary_together(false).await;
+}
+
+#[tokio::test]
+async fn turns_store_reply_usage_and_summary_together_postgres() {
+    turns_store_reply_usage_and_summary_together(true).await;
+}
