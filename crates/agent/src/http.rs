@@ -1,6 +1,6 @@
 //! The tenant's model settings and token usage.
 
-use crate::settings::{ModelSettings, ModelSettingsView, UpdateModelSettings, UsageDay};
+use crate::settings::{ModelLimits, ModelSettings, ModelSettingsView, UpdateModelSettings, UsageDay};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -25,19 +25,29 @@ async fn get_model(State(s): State<ModelSettings>, p: Principal) -> Result<Json<
     Ok(Json(s.view(p.tenant()?).await?))
 }
 
+/// The endpoint, and optionally its timeouts and retries.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct PutModel {
+    #[serde(flatten)]
+    pub settings: UpdateModelSettings,
+    #[serde(flatten)]
+    pub limits: ModelLimits,
+}
+
 /// Use your own model endpoint
 ///
 /// Any OpenAI-compatible API (OpenAI, vLLM, Ollama, llama.cpp server). The key is sealed at rest;
-/// omit `api_key` to keep the stored one, send `""` to remove it.
-#[utoipa::path(put, path = "/api/v1/assistant/model", tag = "assistant", request_body = UpdateModelSettings,
+/// omit `api_key` to keep the stored one, send `""` to remove it. Timeouts and retries left out
+/// keep their values.
+#[utoipa::path(put, path = "/api/v1/assistant/model", tag = "assistant", request_body = PutModel,
     responses((status = 200, body = ModelSettingsView), (status = 422, body = Problem)), security(("bearer" = ["tenant:manage"])))]
 async fn put_model(
     State(s): State<ModelSettings>,
     p: Principal,
     AuditActor(a): AuditActor,
-    ApiJson(req): ApiJson<UpdateModelSettings>,
+    ApiJson(req): ApiJson<PutModel>,
 ) -> Result<Json<ModelSettingsView>> {
-    Ok(Json(s.update(p.tenant()?, req, &a).await?))
+    Ok(Json(s.update_with_limits(p.tenant()?, req.settings, req.limits, &a).await?))
 }
 
 /// Back to the platform's model

@@ -34,7 +34,7 @@ pub use model::{
 pub use openai::{ApiKey, OpenAiCompatible, Timeouts};
 pub use provider::{ChatProvider, EventStream, ProviderError};
 pub use resilient::{Resilient, RetryPolicy};
-pub use settings::{DbUsage, ModelSettings};
+pub use settings::{DbUsage, ModelLimits, ModelSettings};
 pub use usage::{MemoryUsage, Metered, TenantModel, UsageRecord, UsageSink};
 
 /// The agent's schema (per-tenant model settings and token usage; after identity's).

@@ -1,17 +1,31 @@
 //! A tenant's model settings (its own OpenAI-compatible endpoint, key sealed at rest) and its
 //! token usage, stored per tenant. Tenants without settings use the platform's default model.
+//!
+//! Every chat turn asks for the tenant's model, so the built model is cached per tenant (see
+//! [`PROVIDER_TTL`]): a change made on this replica applies at once, on other replicas within
+//! the TTL.
 
 use crate::config::ProviderConfig;
+use crate::provider::ChatProvider;
 use crate::usage::{Metered, UsageRecord, UsageSink};
 use frontdesk_kernel::crypto::Keyring;
 use frontdesk_kernel::time::now_ms;
 use frontdesk_kernel::{Error, Result, TenantId};
 use frontdesk_store::audit::{self, Actor, Change};
-use frontdesk_store::{Db, Row, StoreError, Tx};
+use frontdesk_store::{Db, Row, StoreError, TenantTx, Tx};
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use utoipa::ToSchema;
+
+/// How long a tenant's built model stays cached. Changes made through this replica invalidate
+/// it at once; this bounds how long another replica keeps using the previous settings.
+pub const PROVIDER_TTL: Duration = Duration::from_secs(10);
+/// Most tenants whose models are cached (bounds memory; beyond it, expired entries go first).
+const PROVIDER_CACHE_MAX: usize = 10_000;
 
 /// What a tenant sees of its model settings: never a key.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -24,6 +38,8 @@ pub struct ModelSettingsView {
     pub fallback_base_url: Option<String>,
     pub has_api_key: bool,
     pub has_fallback_api_key: bool,
+    /// Timeouts and retries of each model call (absent when no model is configured).
+    pub limits: Option<ModelLimits>,
 }
 
 /// A change of the tenant's model endpoint.
@@ -37,6 +53,36 @@ pub struct UpdateModelSettings {
     pub api_key: Option<String>,
     /// A new key for the fallback endpoint (same rules).
     pub fallback_api_key: Option<String>,
+}
+
+/// Timeouts and retries of each model call. In a change, absent fields keep the stored value:
+/// a slow local model needs longer timeouts, a quick switch to the fallback shorter ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ModelLimits {
+    /// How long to wait for the answer to start (ms).
+    pub first_byte_timeout_ms: Option<u64>,
+    /// Longest silence between two streamed chunks (ms).
+    pub idle_timeout_ms: Option<u64>,
+    /// Longest whole call (ms).
+    pub total_timeout_ms: Option<u64>,
+    /// Tries per model, the first included (1–10).
+    pub max_attempts: Option<u32>,
+    /// First pause between tries (ms); it doubles up to `backoff_cap_ms`.
+    pub backoff_base_ms: Option<u64>,
+    pub backoff_cap_ms: Option<u64>,
+}
+
+impl ModelLimits {
+    fn of(c: &ProviderConfig) -> Self {
+        Self {
+            first_byte_timeout_ms: Some(c.first_byte_timeout_ms),
+            idle_timeout_ms: Some(c.idle_timeout_ms),
+            total_timeout_ms: Some(c.total_timeout_ms),
+            max_attempts: Some(c.max_attempts),
+            backoff_base_ms: Some(c.backoff_base_ms),
+            backoff_cap_ms: Some(c.backoff_cap_ms),
+        }
+    }
 }
 
 /// Tokens per day and model.
@@ -56,13 +102,55 @@ pub struct ModelSettings {
     keys: Keyring,
     http: reqwest::Client,
     platform: Option<ProviderConfig>,
+    usage: Arc<DbUsage>,
+    cache: Arc<ProviderCache>,
+}
+
+/// When a tenant's model was built, and the model (`None`: no model configured for it).
+type CachedProvider = (Instant, Option<Arc<dyn ChatProvider>>);
+
+/// A tenant's model as last built, by tenant.
+#[derive(Default)]
+struct ProviderCache {
+    entries: Mutex<HashMap<TenantId, CachedProvider>>,
+    /// Bumped by every invalidation: a model built from settings read before a change is not
+    /// cached after it.
+    generation: AtomicU64,
+}
+
+impl ProviderCache {
+    fn get(&self, tenant: &TenantId) -> Option<Option<Arc<dyn ChatProvider>>> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.get(tenant).filter(|(at, _)| at.elapsed() < PROVIDER_TTL).map(|(_, p)| p.clone())
+    }
+
+    fn put(&self, tenant: &TenantId, generation: u64, provider: Option<Arc<dyn ChatProvider>>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        if entries.len() >= PROVIDER_CACHE_MAX {
+            entries.retain(|_, (at, _)| at.elapsed() < PROVIDER_TTL);
+            if entries.len() >= PROVIDER_CACHE_MAX {
+                entries.clear();
+            }
+        }
+        entries.insert(tenant.clone(), (Instant::now(), provider));
+    }
+
+    fn invalidate(&self, tenant: &TenantId) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.remove(tenant);
+    }
 }
 
 impl ModelSettings {
     /// `platform` is the operator's default model (its key sealed with `keys`).
     pub fn new(db: Db, keys: Keyring, platform: Option<ProviderConfig>) -> Result<Self> {
         let http = crate::OpenAiCompatible::http_client(std::time::Duration::from_secs(5)).map_err(Error::internal)?;
-        Ok(Self { db, keys, http, platform })
+        let usage = Arc::new(DbUsage { db: db.clone() });
+        Ok(Self { db, keys, http, platform, usage, cache: Arc::default() })
     }
 
     async fn stored(&self, tenant: &TenantId) -> Result<Option<ProviderConfig>> {
@@ -96,6 +184,7 @@ impl ModelSettings {
             // The platform's key is the operator's: a tenant only learns that one exists.
             has_api_key: cfg.as_ref().is_some_and(|c| c.api_key_sealed.is_some()),
             has_fallback_api_key: cfg.as_ref().is_some_and(|c| c.fallback_api_key_sealed.is_some()),
+            limits: cfg.as_ref().map(ModelLimits::of),
         })
     }
 
@@ -103,6 +192,17 @@ impl ModelSettings {
         &self,
         tenant: &TenantId,
         req: UpdateModelSettings,
+        actor: &Actor,
+    ) -> Result<ModelSettingsView> {
+        self.update_with_limits(tenant, req, ModelLimits::default(), actor).await
+    }
+
+    /// [`ModelSettings::update`], also changing the timeouts and retries that `limits` names.
+    pub async fn update_with_limits(
+        &self,
+        tenant: &TenantId,
+        req: UpdateModelSettings,
+        limits: ModelLimits,
         actor: &Actor,
     ) -> Result<ModelSettingsView> {
         let current = self.stored(tenant).await?.unwrap_or_default();
@@ -118,6 +218,12 @@ impl ModelSettings {
             fallback_base_url: req.fallback_base_url.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()),
             api_key_sealed: seal(&req.api_key, current.api_key_sealed.clone()),
             fallback_api_key_sealed: seal(&req.fallback_api_key, current.fallback_api_key_sealed.clone()),
+            first_byte_timeout_ms: limits.first_byte_timeout_ms.unwrap_or(current.first_byte_timeout_ms),
+            idle_timeout_ms: limits.idle_timeout_ms.unwrap_or(current.idle_timeout_ms),
+            total_timeout_ms: limits.total_timeout_ms.unwrap_or(current.total_timeout_ms),
+            max_attempts: limits.max_attempts.unwrap_or(current.max_attempts),
+            backoff_base_ms: limits.backoff_base_ms.unwrap_or(current.backoff_base_ms),
+            backoff_cap_ms: limits.backoff_cap_ms.unwrap_or(current.backoff_cap_ms),
             ..current
         };
         cfg.validate()?;
@@ -137,6 +243,7 @@ impl ModelSettings {
         audit::record(&mut tx, actor, Change::new("llm_settings.changed", "llm_settings", None).details(details))
             .await?;
         tx.commit().await?;
+        self.cache.invalidate(tenant);
         self.view(tenant).await
     }
 
@@ -150,12 +257,26 @@ impl ModelSettings {
             .map_err(StoreError::from)?;
         audit::record(&mut tx, actor, Change::new("llm_settings.reset", "llm_settings", None)).await?;
         tx.commit().await?;
+        self.cache.invalidate(tenant);
         Ok(())
     }
 
     /// The tenant's model (its own, else the platform's), metering usage into the database;
-    /// `None` when neither is configured.
+    /// `None` when neither is configured. Cached per tenant (see the module docs).
     pub async fn provider(&self, tenant: &TenantId) -> Result<Option<Metered>> {
+        let provider = match self.cache.get(tenant) {
+            Some(cached) => cached,
+            None => {
+                let generation = self.cache.generation.load(Ordering::Acquire);
+                let built = self.build(tenant).await?;
+                self.cache.put(tenant, generation, built.clone());
+                built
+            }
+        };
+        Ok(provider.map(|p| Metered::new(p, self.usage.clone())))
+    }
+
+    async fn build(&self, tenant: &TenantId) -> Result<Option<Arc<dyn ChatProvider>>> {
         let cfg = match self.stored(tenant).await? {
             Some(c) => c,
             None => match &self.platform {
@@ -163,8 +284,7 @@ impl ModelSettings {
                 None => return Ok(None),
             },
         };
-        let provider = cfg.build_with_client(&self.keys, &self.http)?;
-        Ok(Some(Metered::new(Arc::new(provider), Arc::new(DbUsage { db: self.db.clone() }))))
+        Ok(Some(Arc::new(cfg.build_with_client(&self.keys, &self.http)?)))
     }
 
     /// Tokens per UTC day and model in `[from, to)`.
@@ -198,7 +318,7 @@ impl ModelSettings {
     }
 }
 
-/// Usage written to `llm_usage` of the call's tenant.
+/// Usage written to `llm_usage` of the call's tenant, one transaction per call.
 pub struct DbUsage {
     pub db: Db,
 }
@@ -207,22 +327,34 @@ impl UsageSink for DbUsage {
     fn record(&self, r: UsageRecord) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
             let mut tx = self.db.tenant(&r.tenant_id).await?;
-            frontdesk_store::query(
-                "INSERT INTO llm_usage (tenant_id, id, at, model, purpose, prompt_tokens, completion_tokens)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(r.tenant_id.as_str())
-            .bind(format!("use_{}", frontdesk_kernel::id::new_body()))
-            .bind(r.at_ms)
-            .bind(&r.model)
-            .bind(&r.purpose)
-            .bind(r.prompt_tokens as i64)
-            .bind(r.completion_tokens as i64)
-            .execute(tx.conn())
-            .await
-            .map_err(StoreError::from)?;
+            store_usage(&mut tx, std::slice::from_ref(&r)).await?;
             tx.commit().await?;
             Ok(())
         })
     }
+}
+
+/// Writes usage records (of the transaction's tenant) inside the caller's transaction: how the
+/// records of [`crate::usage::deferred`] calls are stored with what the calls produced.
+pub async fn store_usage(tx: &mut TenantTx, records: &[UsageRecord]) -> Result<()> {
+    for r in records {
+        if &r.tenant_id != tx.tenant() {
+            return Err(Error::internal("usage record of another tenant"));
+        }
+        frontdesk_store::query(
+            "INSERT INTO llm_usage (tenant_id, id, at, model, purpose, prompt_tokens, completion_tokens)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(r.tenant_id.as_str())
+        .bind(format!("use_{}", frontdesk_kernel::id::new_body()))
+        .bind(r.at_ms)
+        .bind(&r.model)
+        .bind(&r.purpose)
+        .bind(r.prompt_tokens as i64)
+        .bind(r.completion_tokens as i64)
+        .execute(tx.conn())
+        .await
+        .map_err(StoreError::from)?;
+    }
+    Ok(())
 }

@@ -4,6 +4,11 @@
 //! cannot be recorded without one. [`TenantModel`] binds both for code that wants a plain
 //! [`ChatProvider`]. Where records go is a [`UsageSink`]; storage (the `usage` table, billing's
 //! meter) implements it, [`MemoryUsage`] serves tests.
+//!
+//! A caller that stores the outcome of its model calls in a transaction anyway (a chat turn
+//! stores the reply) runs them inside [`deferred`]: their records are handed back instead of
+//! written one transaction each, and the caller stores them with its own writes
+//! ([`crate::settings::store_usage`]), so they commit, or fail, together.
 
 use crate::model::{ChatEvent, ChatRequest, ChatResponse};
 use crate::provider::{ChatProvider, EventStream, ProviderError};
@@ -12,6 +17,7 @@ use frontdesk_kernel::{Error, TenantId};
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 /// The tokens of one model call, for one tenant.
@@ -61,7 +67,8 @@ impl UsageSink for MemoryUsage {
     }
 }
 
-/// A provider whose successful calls are recorded per tenant.
+/// A provider whose successful calls are recorded per tenant (inside [`deferred`]: handed to
+/// its caller to record).
 #[derive(Clone)]
 pub struct Metered {
     provider: Arc<dyn ChatProvider>,
@@ -132,6 +139,7 @@ async fn record(sink: &dyn UsageSink, tenant: &TenantId, purpose: &str, answer: 
         at_ms: now_ms(),
         purpose: purpose.to_owned(),
     };
+    let Some(r) = defer(r) else { return };
     if let Err(e) = sink.record(r).await {
         tracing::error!(
             error = %e, tenant = %tenant, model = %answer.model, purpose,
@@ -139,6 +147,42 @@ async fn record(sink: &dyn UsageSink, tenant: &TenantId, purpose: &str, answer: 
             "model usage not recorded"
         );
     }
+}
+
+/// Where the records of [`deferred`] calls collect.
+struct Deferral {
+    tenant: TenantId,
+    records: Arc<Mutex<Vec<UsageRecord>>>,
+}
+
+tokio::task_local! {
+    static DEFERRAL: Deferral;
+}
+
+/// Runs `calls`, collecting the usage records of `tenant`'s [`Metered`] calls made on this task
+/// instead of writing them, and returns them: the caller stores them (with
+/// [`crate::settings::store_usage`]) in the transaction that stores what the calls produced.
+/// Calls for other tenants, and calls on other tasks, go to their sink as usual.
+pub async fn deferred<F: Future>(tenant: &TenantId, calls: F) -> (F::Output, Vec<UsageRecord>) {
+    let records = Arc::new(Mutex::new(Vec::new()));
+    let deferral = Deferral { tenant: tenant.clone(), records: records.clone() };
+    let output = DEFERRAL.scope(deferral, calls).await;
+    let records = std::mem::take(&mut *records.lock().unwrap_or_else(|e| e.into_inner()));
+    (output, records)
+}
+
+/// Keeps `r` in the enclosing [`deferred`] scope when there is one for its tenant; otherwise
+/// gives it back for the sink.
+fn defer(r: UsageRecord) -> Option<UsageRecord> {
+    let mut r = Some(r);
+    let _ = DEFERRAL.try_with(|d| {
+        if r.as_ref().is_some_and(|r| r.tenant_id == d.tenant) {
+            if let Some(r) = r.take() {
+                d.records.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+            }
+        }
+    });
+    r
 }
 
 /// A [`Metered`] provider bound to one tenant and purpose.

@@ -47,6 +47,7 @@ pub fn migrations() -> Vec<Migration> {
         frontdesk_conversations::MIGRATIONS,
         frontdesk_insights::MIGRATIONS,
         frontdesk_automation::MIGRATIONS,
+        frontdesk_knowledge::MIGRATIONS,
     ]
     .concat()
 }
@@ -70,6 +71,7 @@ pub struct App {
     pub identity: Identity,
     pub insights: frontdesk_insights::Insights,
     pub conversations: frontdesk_conversations::Conversations,
+    pub knowledge: frontdesk_knowledge::Knowledge,
     pub jobs: JobRegistry,
     pub workers: Arc<WorkerStatus>,
     pub openapi: utoipa::openapi::OpenApi,
@@ -119,6 +121,8 @@ pub fn templates() -> Result<Templates, AppError> {
     frontdesk_insights::pages::templates(&mut b);
     frontdesk_automation::pages::templates(&mut b);
     frontdesk_automation::workflow_pages::templates(&mut b);
+    frontdesk_knowledge::pages::templates(&mut b);
+    frontdesk_conversations::pages::templates(&mut b);
     Ok(b.build()?)
 }
 
@@ -138,6 +142,7 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     };
 
     // The JSON API: routes and OpenAPI document from the same declarations.
+    let knowledge = knowledge(config, db.clone())?;
     let mut insights = frontdesk_insights::Insights::new(db.clone());
     if let Some(writer) = explanation_writer(config)? {
         insights = insights.with_writer(writer);
@@ -158,10 +163,17 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
         Some(url) => frontdesk_conversations::LiveHub::redis(url).await.map_err(|e| AppError::Redis(e.to_string()))?,
         None => frontdesk_conversations::LiveHub::in_process(),
     };
-    let assistant = frontdesk_conversations::Assistant::new(model_settings.clone());
+    let assistant = frontdesk_conversations::Assistant::new(model_settings.clone())
+        .with_knowledge(Arc::new(KnowledgeForAssistant(knowledge.clone())));
     let conversations =
         frontdesk_conversations::Conversations::new(db.clone(), keys, hub, Arc::new(assistant), identity.clone())
-            .with_models(model_settings.clone());
+            .with_models(model_settings.clone())
+            .with_config(frontdesk_conversations::PipelineConfig {
+                turn_attempts: config.chat_turn_attempts,
+                turn_lease: std::time::Duration::from_millis(config.chat_turn_lease_ms),
+                reply_wait: std::time::Duration::from_millis(config.chat_reply_wait_ms),
+                retry_base: std::time::Duration::from_millis(config.chat_retry_base_ms),
+            });
     let public_chat = frontdesk_conversations::public::PublicState {
         conversations: conversations.clone(),
         limiter: limiter.clone(),
@@ -173,9 +185,10 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(frontdesk_identity::http::router(identity.clone()))
         .merge(frontdesk_insights::http::router(insights.clone()))
+        .merge(frontdesk_knowledge::router(knowledge.clone()))
         .merge(frontdesk_automation::router(automation.clone()))
         .merge(frontdesk_automation::workflows_router(workflows.clone()))
-        .merge(frontdesk_agent::http::router(model_settings))
+        .merge(frontdesk_agent::http::router(model_settings.clone()))
         .merge(frontdesk_conversations::http::router(conversations.clone(), identity.clone()))
         .merge(frontdesk_conversations::public::router(public_chat))
         .merge(frontdesk_ops::http::router(ops.clone()))
@@ -188,8 +201,10 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     let (pages_router, page_table) = frontdesk_identity::pages::routes(identity.clone())
         .merge(frontdesk_ops::pages::routes(ops.clone()))
         .merge(frontdesk_insights::pages::routes(insights.clone()))
+        .merge(frontdesk_knowledge::pages::routes(knowledge.clone()))
         .merge(frontdesk_automation::pages::routes(automation.clone()))
         .merge(frontdesk_automation::workflow_pages::routes(workflows.clone()))
+        .merge(frontdesk_conversations::pages::routes(conversations.clone(), identity.clone(), model_settings))
         .merge(frontdesk_ops::docs::routes(docs))
         .merge(Routes::new().get("/assets/{file}", Requirement::Public, get(pages::serve_asset)))
         .into_parts()?;
@@ -226,6 +241,7 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     };
     frontdesk_identity::jobs::register(&mut jobs, identity.clone(), mailer);
     frontdesk_insights::jobs::register(&mut jobs, insights.clone());
+    frontdesk_knowledge::register_jobs(&mut jobs, knowledge.clone());
     frontdesk_conversations::jobs::register(&mut jobs, conversations.clone());
     frontdesk_automation::register_jobs(&mut jobs, automation.clone());
     frontdesk_automation::register_workflow_jobs(&mut jobs, workflows.clone());
@@ -245,7 +261,44 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
         },
     );
 
-    Ok(App { router, db, identity, insights, conversations, jobs, workers, openapi, route_table })
+    Ok(App { router, db, identity, insights, conversations, knowledge, jobs, workers, openapi, route_table })
+}
+
+/// The sentence-embedding model the configuration names (`None`: full-text search only).
+pub fn embedder(config: &Config) -> Option<Arc<dyn frontdesk_agent::Embedder>> {
+    match config.embedding_provider.as_str() {
+        "embedded" => {
+            let store = frontdesk_engine::ModelStore::new(config.model_dir());
+            Some(Arc::new(frontdesk_engine::EmbeddedEmbedder::on_demand(store)))
+        }
+        "openai" => {
+            let base = config.embedding_base_url.as_deref()?;
+            let key = config.embedding_api_key.clone().map(frontdesk_agent::ApiKey::new);
+            match frontdesk_agent::openai::OpenAiEmbeddings::new(
+                base,
+                config.embedding_model.clone(),
+                config.embedding_dimensions,
+                key,
+                frontdesk_agent::Timeouts::default(),
+            ) {
+                Ok(e) => Some(Arc::new(e)),
+                Err(e) => {
+                    tracing::error!(error = %e, "embedding endpoint unusable; knowledge search uses full text only");
+                    None
+                }
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The knowledge base service with the configured embedder and fetch policy.
+pub fn knowledge(config: &Config, db: Db) -> Result<frontdesk_knowledge::Knowledge, AppError> {
+    let mut k = frontdesk_knowledge::KnowledgeConfig::default();
+    k.outbound.allow_private = config.knowledge_allow_private;
+    k.index_budget_bytes = config.knowledge_index_budget_mb as usize * 1024 * 1024;
+    frontdesk_knowledge::Knowledge::new(db, k, embedder(config))
+        .map_err(|e| AppError::Domain(frontdesk_kernel::Error::internal(e)))
 }
 
 /// The platform's language model for wording explanations, when one is configured.
@@ -256,6 +309,56 @@ fn explanation_writer(config: &Config) -> Result<Option<frontdesk_insights::Expl
         .map_err(|e| AppError::Domain(frontdesk_kernel::Error::internal(e)))?;
     let resilient = frontdesk_agent::Resilient::new(Arc::new(provider), frontdesk_agent::RetryPolicy::default());
     Ok(Some(frontdesk_insights::ExplanationWriter::new(Arc::new(resilient))))
+}
+
+/// The knowledge base as the assistant consults it: the best passages with their citation, and
+/// the questions it could not answer (suggested FAQ entries).
+struct KnowledgeForAssistant(frontdesk_knowledge::Knowledge);
+
+impl frontdesk_conversations::KnowledgeSource for KnowledgeForAssistant {
+    fn search<'a>(
+        &'a self,
+        tenant: &'a frontdesk_kernel::TenantId,
+        query: &'a str,
+        limit: usize,
+    ) -> futures_util::future::BoxFuture<'a, Vec<frontdesk_conversations::Passage>> {
+        Box::pin(async move {
+            let mut q = frontdesk_knowledge::model::SearchQuery::new(query);
+            q.limit = Some(limit.clamp(1, 20) as u32);
+            match self.0.search(tenant, q).await {
+                Ok(found) => found
+                    .results
+                    .into_iter()
+                    .map(|hit| frontdesk_conversations::Passage {
+                        text: hit.passage,
+                        title: hit.citation.document_title,
+                        section: Some(hit.citation.section).filter(|s| !s.is_empty()),
+                        source: Some(hit.citation.locator).filter(|s| !s.is_empty()),
+                        confidence: f64::from(hit.confidence),
+                        answers: hit.confidence >= frontdesk_knowledge::ANSWERABLE_CONFIDENCE,
+                    })
+                    .collect(),
+                Err(e) => {
+                    // The customer still gets an answer (or a human); the search is not worth failing the turn.
+                    tracing::warn!(tenant_id = %tenant, error = %e, "knowledge search failed during a turn");
+                    Vec::new()
+                }
+            }
+        })
+    }
+
+    fn record_gap<'a>(
+        &'a self,
+        tenant: &'a frontdesk_kernel::TenantId,
+        question: &'a str,
+        conversation: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Err(e) = self.0.record_gap(tenant, question, Some(conversation.to_owned())).await {
+                tracing::debug!(tenant_id = %tenant, error = %e, "knowledge gap not recorded");
+            }
+        })
+    }
 }
 
 /// Forwards every domain event to the tenant's webhook endpoints (those whose filter matches).

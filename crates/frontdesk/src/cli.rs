@@ -43,6 +43,9 @@ pub enum Command {
     /// Anomaly detection tools.
     #[command(subcommand)]
     Insights(InsightsCommand),
+    /// The knowledge base: import documents, search, rebuild indexes.
+    #[command(subcommand)]
+    Knowledge(KnowledgeCommand),
     /// Measure speed and memory; prints figures.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -176,6 +179,40 @@ pub enum InsightsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum KnowledgeCommand {
+    /// Import files or folders (Markdown, text, HTML, PDF); unchanged files are left as they are.
+    Import {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Search a tenant's knowledge base: ranked passages with their document and section.
+    Search {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value_t = 5)]
+        limit: u32,
+        /// hybrid (default), bm25 or vector.
+        #[arg(long)]
+        mode: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true)]
+        query: Vec<String>,
+    },
+    /// Embed passages that have no vector of the current model and rebuild the indexes from the
+    /// database (progress on stderr).
+    Reindex {
+        /// Only this tenant [default: every tenant with a knowledge base].
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Authenticated tenant-scoped reads on SQLite and PostgreSQL (RLS on), idle memory and
     /// start-up time of `frontdesk serve`.
@@ -190,6 +227,20 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
+    /// Knowledge search: retrieval quality (Recall@5, MRR@10, nDCG@10 for BM25, vectors and
+    /// hybrid on the bundled question set), search latency at growing index sizes, ingestion
+    /// throughput.
+    Search {
+        /// The question set [default: the one bundled with the knowledge crate].
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Passages per tenant for the latency runs (comma-separated).
+        #[arg(long, default_value = "1000,10000,100000")]
+        sizes: String,
+        /// Skip the vector and hybrid runs (no embedding model needed).
+        #[arg(long)]
+        no_vectors: bool,
+    },
     /// Detector speed, metric ingestion through the API on SQLite and PostgreSQL, NAB run time.
     Insights {
         /// PostgreSQL server to measure against (a fresh database is created and dropped).
@@ -201,5 +252,33 @@ pub enum BenchCommand {
         /// 1000-point batches to ingest per engine.
         #[arg(long, default_value_t = 40)]
         batches: usize,
+    },
+    /// The platform's own cost of a chat turn with a model that answers at once: turns/s and
+    /// p50/p99 (time to first token when streaming) through /chat and /chat/stream at several
+    /// concurrencies, on SQLite and PostgreSQL, and the server's memory.
+    Chat {
+        /// PostgreSQL server to measure against (a fresh database is created and dropped);
+        /// skipped when it cannot be reached.
+        #[arg(long, env = "FRONTDESK_BENCH_POSTGRES", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        postgres: String,
+        /// Engines to measure, comma-separated: sqlite, postgres.
+        #[arg(long, value_delimiter = ',', default_values_t = [String::from("sqlite"), String::from("postgres")])]
+        engines: Vec<String>,
+        /// Measured turns per endpoint and concurrency (after a warm-up).
+        #[arg(long, default_value_t = 3_000)]
+        turns: usize,
+        /// Turns each visitor sends in its conversation before the next visitor starts.
+        #[arg(long, default_value_t = 4)]
+        turns_per_visitor: usize,
+        /// Concurrent clients, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 16, 64])]
+        concurrency: Vec<usize>,
+        /// Runs per row; the fastest is shown (on a shared machine, noise only slows a run down).
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        /// Log filter of the measured server, whose log then goes to stderr [default: the
+        /// production default, info, discarded].
+        #[arg(long)]
+        server_log: Option<String>,
     },
 }

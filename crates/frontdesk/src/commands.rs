@@ -48,8 +48,40 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         Command::Bench(BenchCommand::Foundation { postgres, requests, concurrency }) => {
             crate::bench::foundation(postgres, requests, concurrency).await
         }
+        Command::Knowledge(c) => knowledge_command(&config, c).await,
+        Command::Bench(BenchCommand::Search { data, sizes, no_vectors }) => {
+            crate::bench::search(&config, data, &sizes, no_vectors).await
+        }
         Command::Bench(BenchCommand::Insights { postgres, nab, batches }) => {
             crate::bench::insights(postgres, nab, batches).await
+        }
+        Command::Bench(BenchCommand::Chat {
+            postgres,
+            engines,
+            turns,
+            turns_per_visitor,
+            concurrency,
+            runs,
+            server_log,
+        }) => {
+            if let Some(bad) = engines.iter().find(|e| !matches!(e.as_str(), "sqlite" | "postgres")) {
+                return Err(frontdesk_kernel::Error::field(
+                    "engines",
+                    "invalid",
+                    format!("{bad}: use sqlite or postgres."),
+                )
+                .into());
+            }
+            let options = crate::bench::ChatBench {
+                sqlite: engines.iter().any(|e| e == "sqlite"),
+                postgres: engines.iter().any(|e| e == "postgres").then_some(postgres),
+                turns: turns.max(1),
+                turns_per_visitor: turns_per_visitor.max(1),
+                concurrency: concurrency.into_iter().filter(|c| *c > 0).collect(),
+                runs: runs.max(1),
+                server_log,
+            };
+            crate::bench::chat(options).await
         }
     }
 }
@@ -247,6 +279,63 @@ async fn jobs_command(config: &Config, c: JobsCommand) -> Result<(), AppError> {
             jobs::retry(&mut tx, &job_id).await?;
             tx.commit().await?;
             println!("job {job_id} queued again");
+        }
+    }
+    Ok(())
+}
+
+async fn knowledge_command(config: &Config, c: KnowledgeCommand) -> Result<(), AppError> {
+    let db = app::open_db(config).await?;
+    let identity = app::identity(config, db.clone()).await?;
+    let knowledge = app::knowledge(config, db)?;
+    match c {
+        KnowledgeCommand::Import { tenant, paths } => {
+            let t = tenant_by_slug(&identity, &tenant).await?;
+            for f in frontdesk_knowledge::cli::import(&knowledge, &t.id, &paths).await? {
+                let what = match &f.outcome {
+                    frontdesk_knowledge::IngestOutcome::Updated { chunks, .. } => {
+                        format!("{} ({chunks} passages)", if f.created { "added" } else { "updated" })
+                    }
+                    frontdesk_knowledge::IngestOutcome::Unchanged => "unchanged".into(),
+                    frontdesk_knowledge::IngestOutcome::Failed { error, .. } => format!("failed: {error}"),
+                    other => format!("{other:?}").to_lowercase(),
+                };
+                println!("{}: {what}", f.name);
+            }
+        }
+        KnowledgeCommand::Search { tenant, limit, mode, json, query } => {
+            let t = tenant_by_slug(&identity, &tenant).await?;
+            let mode = match mode.as_deref() {
+                None | Some("hybrid") => None,
+                Some("bm25") => Some(frontdesk_knowledge::model::SearchMode::Bm25),
+                Some("vector") => Some(frontdesk_knowledge::model::SearchMode::Vector),
+                Some(_) => {
+                    return Err(frontdesk_kernel::Error::field("mode", "invalid", "Use hybrid, bm25 or vector.").into())
+                }
+            };
+            let results = frontdesk_knowledge::cli::search(&knowledge, &t.id, &query.join(" "), limit, mode).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&results).map_err(frontdesk_kernel::Error::from)?);
+            } else {
+                print!("{}", frontdesk_knowledge::cli::render(&results));
+            }
+        }
+        KnowledgeCommand::Reindex { tenant } => {
+            let tenant = match tenant {
+                Some(slug) => Some(tenant_by_slug(&identity, &slug).await?.id),
+                None => None,
+            };
+            for r in frontdesk_knowledge::cli::reindex(&knowledge, tenant).await? {
+                println!(
+                    "{}: {} passages, {} with vectors ({} embedded now), index {:.1} MB, {:.1} s",
+                    r.tenant,
+                    r.chunks,
+                    r.vectors,
+                    r.embedded,
+                    r.bytes as f64 / 1e6,
+                    r.elapsed.as_secs_f64()
+                );
+            }
         }
     }
     Ok(())

@@ -54,6 +54,14 @@ pub struct Config {
     pub chat_limit_per_visitor: u32,
     /// Web chat messages per minute per client address and tenant.
     pub chat_limit_per_ip: u32,
+    /// Attempts at answering a chat turn before the customer is handed to staff.
+    pub chat_turn_attempts: u32,
+    /// Pause before a failed chat turn is tried again (ms; the job queue's backoff follows).
+    pub chat_retry_base_ms: u64,
+    /// Longest a synchronous `/chat` request waits for its reply before answering "pending" (ms).
+    pub chat_reply_wait_ms: u64,
+    /// Lease of a chat turn run in place: after a crash, a worker takes the turn over after this (ms).
+    pub chat_turn_lease_ms: u64,
     /// SQLite durability: `FULL` (every commit on disk before we answer) or `NORMAL`.
     pub sqlite_synchronous: String,
     /// Let webhooks reach private, loopback and link-local addresses (and plain http://): only
@@ -69,6 +77,23 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The sender of outgoing e-mail.
     pub smtp_from: String,
+    /// Sentence embeddings for knowledge search: `embedded` (the in-process e5 model, fetched
+    /// into `model_dir` on first use), `openai` (an OpenAI-compatible `/v1/embeddings` endpoint:
+    /// `embedding_base_url`, `embedding_model`, `embedding_api_key`, `embedding_dimensions`) or
+    /// `off` (full-text search only).
+    pub embedding_provider: String,
+    pub embedding_base_url: Option<String>,
+    pub embedding_model: String,
+    pub embedding_api_key: Option<String>,
+    pub embedding_dimensions: usize,
+    /// Where the embedded model file is kept; default `~/.cache/frontdesk/models` (shared by
+    /// every data directory of the user), else `<data_dir>/models`.
+    pub model_dir: Option<PathBuf>,
+    /// Let knowledge sources fetch private, loopback and link-local addresses: only for local
+    /// development and tests.
+    pub knowledge_allow_private: bool,
+    /// Memory for all tenants' in-memory search indexes together (MB).
+    pub knowledge_index_budget_mb: u32,
 }
 
 impl Default for Config {
@@ -96,6 +121,10 @@ impl Default for Config {
             rate_limit_per_tenant: 6000,
             chat_limit_per_visitor: 20,
             chat_limit_per_ip: 120,
+            chat_turn_attempts: 4,
+            chat_retry_base_ms: 5_000,
+            chat_reply_wait_ms: 30_000,
+            chat_turn_lease_ms: 90_000,
             sqlite_synchronous: "FULL".into(),
             webhooks_allow_private: false,
             llm_base_url: None,
@@ -103,6 +132,14 @@ impl Default for Config {
             llm_api_key: None,
             smtp_url: None,
             smtp_from: "Frontdesk <no-reply@frontdesk.localhost>".into(),
+            embedding_provider: "embedded".into(),
+            embedding_base_url: None,
+            embedding_model: "text-embedding-3-small".into(),
+            embedding_api_key: None,
+            embedding_dimensions: 1536,
+            model_dir: None,
+            knowledge_allow_private: false,
+            knowledge_index_budget_mb: 256,
         }
     }
 }
@@ -203,6 +240,16 @@ impl Config {
             ("FRONTDESK_RATE_LIMIT_PER_TENANT", &mut self.rate_limit_per_tenant),
             ("FRONTDESK_CHAT_LIMIT_PER_VISITOR", &mut self.chat_limit_per_visitor),
             ("FRONTDESK_CHAT_LIMIT_PER_IP", &mut self.chat_limit_per_ip),
+            ("FRONTDESK_CHAT_TURN_ATTEMPTS", &mut self.chat_turn_attempts),
+        ] {
+            if let Some(v) = non_empty(name) {
+                *slot = parse(name, &v)?;
+            }
+        }
+        for (name, slot) in [
+            ("FRONTDESK_CHAT_RETRY_BASE_MS", &mut self.chat_retry_base_ms),
+            ("FRONTDESK_CHAT_REPLY_WAIT_MS", &mut self.chat_reply_wait_ms),
+            ("FRONTDESK_CHAT_TURN_LEASE_MS", &mut self.chat_turn_lease_ms),
         ] {
             if let Some(v) = non_empty(name) {
                 *slot = parse(name, &v)?;
@@ -225,6 +272,30 @@ impl Config {
         }
         if let Some(v) = non_empty("FRONTDESK_SMTP_FROM") {
             self.smtp_from = v;
+        }
+        if let Some(v) = non_empty("FRONTDESK_EMBEDDING_PROVIDER") {
+            self.embedding_provider = v.trim().to_ascii_lowercase();
+        }
+        if let Some(v) = non_empty("FRONTDESK_EMBEDDING_BASE_URL") {
+            self.embedding_base_url = Some(v);
+        }
+        if let Some(v) = non_empty("FRONTDESK_EMBEDDING_MODEL") {
+            self.embedding_model = v;
+        }
+        if let Some(v) = non_empty("FRONTDESK_EMBEDDING_API_KEY") {
+            self.embedding_api_key = Some(v);
+        }
+        if let Some(v) = non_empty("FRONTDESK_EMBEDDING_DIMENSIONS") {
+            self.embedding_dimensions = parse("FRONTDESK_EMBEDDING_DIMENSIONS", &v)?;
+        }
+        if let Some(v) = non_empty("FRONTDESK_MODEL_DIR") {
+            self.model_dir = Some(PathBuf::from(v));
+        }
+        if let Some(v) = non_empty("FRONTDESK_KNOWLEDGE_ALLOW_PRIVATE") {
+            self.knowledge_allow_private = parse("FRONTDESK_KNOWLEDGE_ALLOW_PRIVATE", &v)?;
+        }
+        if let Some(v) = non_empty("FRONTDESK_KNOWLEDGE_INDEX_BUDGET_MB") {
+            self.knowledge_index_budget_mb = parse("FRONTDESK_KNOWLEDGE_INDEX_BUDGET_MB", &v)?;
         }
         if let Some(v) = non_empty("FRONTDESK_SQLITE_SYNCHRONOUS") {
             self.sqlite_synchronous = v;
@@ -253,6 +324,24 @@ impl Config {
                 return Err(ConfigError::Invalid("llm_base_url must start with http:// or https://".into()));
             }
         }
+        match self.embedding_provider.as_str() {
+            "embedded" | "off" => {}
+            "openai" => match &self.embedding_base_url {
+                Some(url) if url.starts_with("http://") || url.starts_with("https://") => {}
+                _ => {
+                    return Err(ConfigError::Invalid(
+                        "embedding_provider openai needs embedding_base_url (http:// or https://)".into(),
+                    ))
+                }
+            },
+            _ => return Err(ConfigError::Invalid("embedding_provider is embedded, openai or off".into())),
+        }
+        if !(1..=8192).contains(&self.embedding_dimensions) {
+            return Err(ConfigError::Invalid("embedding_dimensions is between 1 and 8192".into()));
+        }
+        if self.knowledge_index_budget_mb == 0 {
+            return Err(ConfigError::Invalid("knowledge_index_budget_mb must be at least 1".into()));
+        }
         if !matches!(self.log_format.as_str(), "json" | "pretty") {
             return Err(ConfigError::Invalid("log_format is json or pretty".into()));
         }
@@ -266,10 +355,14 @@ impl Config {
             ("rate_limit_per_tenant", self.rate_limit_per_tenant),
             ("chat_limit_per_visitor", self.chat_limit_per_visitor),
             ("chat_limit_per_ip", self.chat_limit_per_ip),
+            ("chat_turn_attempts", self.chat_turn_attempts),
         ] {
             if v == 0 {
                 return Err(ConfigError::Invalid(format!("{name} must be at least 1")));
             }
+        }
+        if self.chat_turn_lease_ms == 0 {
+            return Err(ConfigError::Invalid("chat_turn_lease_ms must be at least 1".into()));
         }
         Ok(())
     }
@@ -278,6 +371,21 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_dir.join("frontdesk.db").display()))
+    }
+
+    /// Where the embedded model is kept: a per-user cache, so that every data directory (and
+    /// every test) shares one download.
+    pub fn model_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.model_dir {
+            return dir.clone();
+        }
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
+        match cache {
+            Some(c) if c.is_absolute() => c.join("frontdesk").join("models"),
+            _ => self.data_dir.join("models"),
+        }
     }
 
     pub fn public_url(&self) -> String {
@@ -338,6 +446,22 @@ mod tests {
         assert!(err.to_string().contains("FRONTDESK_WORKERS"));
         assert!(Config { redis_url: Some("http://x".into()), ..Config::default() }.validate().is_err());
         assert!(Config::default().validate().is_ok());
+    }
+
+    #[test]
+    fn chat_pipeline_knobs() {
+        let mut c = Config::default();
+        c.apply_env(|n| match n {
+            "FRONTDESK_CHAT_TURN_ATTEMPTS" => Some("2".into()),
+            "FRONTDESK_CHAT_RETRY_BASE_MS" => Some("250".into()),
+            "FRONTDESK_CHAT_TURN_LEASE_MS" => Some("5000".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!((c.chat_turn_attempts, c.chat_retry_base_ms, c.chat_turn_lease_ms), (2, 250, 5000));
+        assert_eq!(c.chat_reply_wait_ms, 30_000);
+        assert!(Config { chat_turn_attempts: 0, ..Config::default() }.validate().is_err());
+        assert!(Config { chat_turn_lease_ms: 0, ..Config::default() }.validate().is_err());
     }
 
     #[test]

@@ -72,6 +72,13 @@ pub async fn launch(
     let mut server_shutdown = shutdown.clone();
     let router = app.router.into_make_service_with_connect_info::<SocketAddr>();
     let db = app.db.clone();
+    // No Nagle: streamed answers are many small writes, and waiting for the client's delayed ACK
+    // would hold each one back by up to 40 ms.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
     Ok(tokio::spawn(async move {
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(async move {

@@ -1,11 +1,15 @@
 //! `frontdesk bench …`: the figures each capability promises, measured on this machine.
 //! Medians and percentiles, not timed assertions: machines here are noisy, so compare ratios.
 
+mod chat;
 mod foundation;
 mod insights;
+mod knowledge;
 
+pub use chat::{chat, ChatBench};
 pub use foundation::foundation;
 pub use insights::insights;
+pub use knowledge::search;
 
 use crate::app::AppError;
 use frontdesk_kernel::Error;
@@ -46,6 +50,8 @@ impl BenchApp {
             &mut config.rate_limit_per_user,
             &mut config.rate_limit_per_api_key,
             &mut config.rate_limit_per_tenant,
+            &mut config.chat_limit_per_visitor,
+            &mut config.chat_limit_per_ip,
         ] {
             *limit = u32::MAX / 2;
         }
@@ -83,33 +89,42 @@ impl BenchApp {
 
     /// A tenant and an API key with every permission.
     pub async fn tenant_key(&self, slug: &str) -> Result<String, AppError> {
-        let req = frontdesk_identity::model::NewTenantRequest {
-            tenant_name: format!("Bench {slug}"),
-            slug: Some(slug.into()),
-            time_zone: None,
-            locale: None,
-            industry: None,
-        };
-        let (tenant, _) = self
-            .identity
-            .create_tenant_with_owner(req, &format!("owner@{slug}.bench.test"), "Owner", Some("bench password 123"))
-            .await?;
-        let created = self
-            .identity
-            .create_api_key_for(
-                &tenant.id,
-                frontdesk_web::PermissionSet::all(),
-                None,
-                frontdesk_identity::model::CreateApiKeyRequest {
-                    name: "bench".into(),
-                    permissions: None,
-                    expires_in_days: None,
-                },
-                &frontdesk_store::audit::Actor::system("bench"),
-            )
-            .await?;
-        Ok(created.secret)
+        tenant_key(&self.identity, slug).await
     }
+}
+
+/// A tenant with this slug (and an owner), and an API key of it with every permission.
+pub(crate) async fn tenant_key(identity: &frontdesk_identity::Identity, slug: &str) -> Result<String, AppError> {
+    let req = frontdesk_identity::model::NewTenantRequest {
+        tenant_name: format!("Bench {slug}"),
+        slug: Some(slug.into()),
+        time_zone: None,
+        locale: None,
+        industry: None,
+    };
+    let (tenant, _) = identity
+        .create_tenant_with_owner(req, &format!("owner@{slug}.bench.test"), "Owner", Some("bench password 123"))
+        .await?;
+    let created = identity
+        .create_api_key_for(
+            &tenant.id,
+            frontdesk_web::PermissionSet::all(),
+            None,
+            frontdesk_identity::model::CreateApiKeyRequest {
+                name: "bench".into(),
+                permissions: None,
+                expires_in_days: None,
+            },
+            &frontdesk_store::audit::Actor::system("bench"),
+        )
+        .await?;
+    Ok(created.secret)
+}
+
+/// A memory figure of a process from `/proc/<pid>/status` (`VmRSS:`, `VmHWM:`), in kB.
+pub(crate) fn rss_kb(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The `p`-quantile of sorted durations, in milliseconds.
