@@ -397,14 +397,23 @@ async fn chat_stream(
                 let (t, c, m) = (tenant.clone(), conversation_id.clone(), message.id.clone());
                 // The turn runs on its own task: a client that goes away does not cancel it.
                 let turn = tokio::spawn(async move { svc.run_turn(&t, &c, &m, Holder::Inline(claim), Some(tx)).await });
+                let encode = |event: TurnEvent| match event {
+                    TurnEvent::Delta(text) => sse::event("delta", &serde_json::json!({"text": text}), None),
+                    TurnEvent::Message(m) => send_message(&m),
+                    TurnEvent::Status { status, notice } => {
+                        sse::event("status", &serde_json::json!({"status": status, "notice": notice}), None)
+                    }
+                };
                 while let Some(event) = rx.recv().await {
-                    let chunk = match event {
-                        TurnEvent::Delta(text) => sse::event("delta", &serde_json::json!({"text": text}), None),
-                        TurnEvent::Message(m) => send_message(&m),
-                        TurnEvent::Status { status, notice } => {
-                            sse::event("status", &serde_json::json!({"status": status, "notice": notice}), None)
+                    // Events that are already waiting (a burst of fragments) go out in one write.
+                    let mut chunk = encode(event);
+                    if !rx.is_empty() {
+                        let mut burst = chunk.to_vec();
+                        while let Ok(more) = rx.try_recv() {
+                            burst.extend_from_slice(&encode(more));
                         }
-                    };
+                        chunk = burst.into();
+                    }
                     if !out.send(chunk).await {
                         return;
                     }

@@ -47,12 +47,20 @@ where
     F: FnOnce(SseOut) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    stream_pinging(produce, PING_EVERY)
+}
+
+fn stream_pinging<F, Fut>(produce: F, ping_every: Duration) -> Response
+where
+    F: FnOnce(SseOut) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     let producer = tokio::spawn(produce(SseOut(tx)));
     // The pings are part of the body: no task or timer outlives the stream (a short chat answer
     // is over long before the first ping would be due).
-    let body = futures_util::stream::unfold((rx, Guard(producer)), |(mut rx, guard)| async move {
-        let chunk = match tokio::time::timeout(PING_EVERY, rx.recv()).await {
+    let body = futures_util::stream::unfold((rx, Guard(producer)), move |(mut rx, guard)| async move {
+        let chunk = match tokio::time::timeout(ping_every, rx.recv()).await {
             Ok(Some(chunk)) => chunk,
             Ok(None) => return None,
             Err(_) => Bytes::from_static(b": ping\n\n"),
@@ -73,5 +81,33 @@ struct Guard(tokio::task::JoinHandle<()>);
 impl Drop for Guard {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn pings_fill_silences_and_the_body_ends_with_the_producer() {
+        let response = stream_pinging(
+            |out| async move {
+                out.send(event("first", &serde_json::json!({"n": 1}), Some("a"))).await;
+                tokio::time::sleep(Duration::from_millis(120)).await;
+                out.send(event("second", &serde_json::json!({"n": 2}), None)).await;
+            },
+            Duration::from_millis(40),
+        );
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
+        let body = tokio::time::timeout(Duration::from_secs(5), axum::body::to_bytes(response.into_body(), 1 << 20))
+            .await
+            .expect("the body ends when the producer is done")
+            .expect("body");
+        let text = String::from_utf8_lossy(&body);
+        let first = "event: first\nid: a\ndata: {\"n\":1}\n\n";
+        let second = "event: second\ndata: {\"n\":2}\n\n";
+        assert!(text.starts_with(first) && text.ends_with(second), "{text}");
+        let between = &text[first.len()..text.len() - second.len()];
+        assert!(!between.is_empty() && between.split_terminator("\n\n").all(|p| p == ": ping"), "{text}");
     }
 }
