@@ -296,6 +296,31 @@ pub async fn latest_conversation_locked(
     row.as_ref().map(conversation_from_row).transpose()
 }
 
+/// The latest conversation on `channel` of the contact reachable at `address` there, locked like
+/// [`latest_conversation_locked`] — one query for the common case of every message after the
+/// first. `None` when the address is unknown or its contact has no conversation on the channel.
+pub async fn latest_conversation_at_address(
+    tx: &mut TenantTx,
+    channel: Channel,
+    address: &str,
+) -> StoreResult<Option<Conversation>> {
+    let sql = match tx.backend() {
+        frontdesk_store::Backend::Postgres => {
+            "SELECT * FROM conversations WHERE tenant_id = $1 AND channel = $2 AND contact_id =
+                (SELECT contact_id FROM contact_identities WHERE tenant_id = $1 AND channel = $2 AND address = $3)
+             ORDER BY id DESC LIMIT 1 FOR UPDATE"
+        }
+        frontdesk_store::Backend::Sqlite => {
+            "SELECT * FROM conversations WHERE tenant_id = $1 AND channel = $2 AND contact_id =
+                (SELECT contact_id FROM contact_identities WHERE tenant_id = $1 AND channel = $2 AND address = $3)
+             ORDER BY id DESC LIMIT 1"
+        }
+    };
+    let tid = tx.tid().to_owned();
+    let row = query(sql).bind(tid).bind(channel.as_str()).bind(address).fetch_optional(tx.conn()).await?;
+    row.as_ref().map(conversation_from_row).transpose()
+}
+
 pub async fn contact_conversations(tx: &mut TenantTx, contact: &ContactId) -> StoreResult<Vec<Conversation>> {
     let tid = tx.tid().to_owned();
     let rows = query("SELECT * FROM conversations WHERE tenant_id = $1 AND contact_id = $2 ORDER BY id DESC LIMIT 200")

@@ -120,7 +120,9 @@ impl Db {
                 );
                 let writer = sqlite_pool(&options, 1, config, init.clone()).await?;
                 let readers = config.max_connections.clamp(2, 8);
-                let reader = sqlite_pool(&options, readers, config, init).await?;
+                // Readers run without BEGIN (see `tx`): `query_only` makes sure nothing written
+                // through one could ever be committed behind a "read transaction"'s back.
+                let reader = sqlite_pool(&options, readers, config, format!("{init} PRAGMA query_only = ON;")).await?;
                 (writer, reader)
             }
             Backend::Postgres => {
@@ -228,6 +230,10 @@ async fn sqlite_pool(options: &AnyConnectOptions, size: u32, config: &DbConfig, 
         .max_connections(size)
         .min_connections(1)
         .acquire_timeout(config.acquire_timeout)
+        // A local file has nothing to check before use, and the check is not free: every
+        // statement is a round trip to the connection's own thread (two thread wake-ups), so a
+        // ping per checkout was one more round trip per transaction on the chat turn's path.
+        .test_before_acquire(false)
         .after_connect(move |conn, _| {
             let init = init.clone();
             Box::pin(async move {

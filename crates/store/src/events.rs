@@ -44,6 +44,15 @@ pub async fn emit(tx: &mut TenantTx, kind: &str, data: serde_json::Value) -> Sto
 pub trait Subscriber: Send + Sync + 'static {
     /// Stable name (part of the per-subscriber job's de-duplication key).
     fn name(&self) -> &'static str;
+    /// Whether the subscriber may have anything to do with `event` for the transaction's tenant
+    /// (say, the tenant has a workflow on its kind). Asked by the dispatch job in its own
+    /// transaction; `false` spares a delivery job that would find nothing to do — most events
+    /// of most tenants. The default answers yes; a wrong "no" loses the event for the subscriber,
+    /// so answer no only when sure.
+    fn wants<'a>(&'a self, tx: &'a mut TenantTx, event: &'a DomainEvent) -> BoxFuture<'a, StoreResult<bool>> {
+        let _ = (tx, event);
+        Box::pin(async { Ok(true) })
+    }
     fn handle<'a>(&'a self, tenant: &'a TenantId, event: &'a DomainEvent) -> BoxFuture<'a, Result<(), JobError>>;
 }
 
@@ -56,16 +65,20 @@ struct Delivery {
 /// Registers the dispatch and delivery jobs for these subscribers.
 pub fn register(registry: &mut JobRegistry, subscribers: Vec<Arc<dyn Subscriber>>) {
     let subscribers = Arc::new(subscribers);
-    let names: Arc<Vec<&'static str>> = Arc::new(subscribers.iter().map(|s| s.name()).collect());
+    let dispatch_to = subscribers.clone();
     registry.register(DISPATCH_JOB, move |job: Job| {
-        let names = names.clone();
+        let subscribers = dispatch_to.clone();
         async move {
             let event: DomainEvent = job.payload()?;
             let tenant = job.tenant()?.clone();
             let db = job.db.clone().ok_or_else(|| JobError::Permanent("no database handle".into()))?;
             let mut tx = db.tenant(&tenant).await?;
-            for name in names.iter() {
-                let delivery = Delivery { subscriber: (*name).to_owned(), event: event.clone() };
+            for subscriber in subscribers.iter() {
+                if !subscriber.wants(&mut tx, &event).await? {
+                    continue;
+                }
+                let name = subscriber.name();
+                let delivery = Delivery { subscriber: name.to_owned(), event: event.clone() };
                 // The dedupe key makes a re-run of this dispatch (after a crash) a no-op.
                 let job = NewJob::new(DELIVER_JOB, &delivery)?.dedupe(format!("{}:{name}", event.id)).max_attempts(10);
                 jobs::enqueue(&mut tx, job).await?;

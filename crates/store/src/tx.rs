@@ -1,11 +1,17 @@
 //! Transactions: [`TenantTx`] and [`SystemTx`] over one engine-neutral handle. SQLite write
-//! transactions go through [`crate::group_commit`] (unless disabled); everything else is a plain
-//! sqlx transaction.
+//! transactions go through [`crate::group_commit`] (unless disabled); SQLite reads run on a
+//! read-only pooled connection; everything else is a plain sqlx transaction.
+//!
+//! Reads see committed data as of each statement, on both engines: PostgreSQL's read
+//! transactions are `READ COMMITTED` (a fresh snapshot per statement), and SQLite reads need no
+//! `BEGIN`/`ROLLBACK` for the same guarantee — two round trips to the connection's thread saved
+//! on every read, which the chat turn's path does several times.
 
 use crate::db::{Backend, Db};
 use crate::error::StoreResult;
 use crate::group_commit::{self, GroupTx};
 use frontdesk_kernel::TenantId;
+use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 
 /// What every store function needs from a transaction. Tenant data is only reachable through
@@ -27,8 +33,10 @@ struct Inner {
 }
 
 enum Handle {
-    /// A transaction of its own (PostgreSQL, SQLite readers, SQLite without group commit).
+    /// A transaction of its own (PostgreSQL, SQLite writes without group commit).
     Own(Transaction<'static, Any>),
+    /// A SQLite reader connection (opened `query_only`) in autocommit mode.
+    Read(PoolConnection<Any>),
     /// A logical SQLite write transaction inside a shared physical one.
     Grouped(GroupTx),
 }
@@ -47,7 +55,10 @@ impl Inner {
                 // never fail to upgrade when another process (the CLI) wrote in between.
                 None => group_commit::begin_physical(pool).await?,
             },
-            (Backend::Sqlite, false) => pool.begin().await?,
+            (Backend::Sqlite, false) => {
+                let conn = pool.acquire().await?;
+                return Ok(Self { handle: Handle::Read(conn), db: db.clone(), wake_jobs: false });
+            }
             (Backend::Postgres, write) => {
                 let begin = if write { "BEGIN" } else { "BEGIN READ ONLY" };
                 match setting {
@@ -70,6 +81,7 @@ impl Inner {
     fn conn(&mut self) -> &mut AnyConnection {
         match &mut self.handle {
             Handle::Own(tx) => tx,
+            Handle::Read(conn) => conn,
             Handle::Grouped(tx) => tx.conn(),
         }
     }
@@ -78,6 +90,8 @@ impl Inner {
         match self.handle {
             // The batch wakes the job workers after its physical commit.
             Handle::Grouped(tx) => tx.commit(self.wake_jobs).await,
+            // Nothing to commit: the connection is read-only.
+            Handle::Read(_) => Ok(()),
             Handle::Own(tx) => {
                 tx.commit().await?;
                 if self.wake_jobs {

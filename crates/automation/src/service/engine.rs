@@ -27,6 +27,15 @@ impl Subscriber for WorkflowSubscriber {
         "workflows"
     }
 
+    /// Only tenants with an enabled workflow on the event's kind get a delivery.
+    fn wants<'a>(
+        &'a self,
+        tx: &'a mut frontdesk_store::TenantTx,
+        event: &'a DomainEvent,
+    ) -> Pin<Box<dyn Future<Output = frontdesk_store::StoreResult<bool>> + Send + 'a>> {
+        Box::pin(crate::store::any_enabled_for(tx, &event.kind))
+    }
+
     fn handle<'a>(
         &'a self,
         tenant: &'a TenantId,

@@ -67,6 +67,18 @@ pub async fn list_endpoints(tx: &mut TenantTx, after: Option<&str>, limit: u32) 
 }
 
 /// Enabled endpoints, for fan-out when an event is published.
+/// Whether the tenant has an enabled webhook endpoint at all.
+pub async fn any_enabled_endpoint(tx: &mut TenantTx) -> StoreResult<bool> {
+    let tid = tx.tid().to_owned();
+    let found: Option<i64> = frontdesk_store::query_scalar(
+        "SELECT CAST(1 AS BIGINT) FROM webhook_endpoints WHERE tenant_id = $1 AND disabled_at IS NULL LIMIT 1",
+    )
+    .bind(tid)
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(found.is_some())
+}
+
 pub async fn enabled_endpoints(tx: &mut TenantTx) -> StoreResult<Vec<WebhookEndpoint>> {
     let tid = tx.tid().to_owned();
     let rows = frontdesk_store::query(&format!(

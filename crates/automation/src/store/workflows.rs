@@ -110,6 +110,20 @@ pub async fn count_workflows(tx: &mut TenantTx) -> StoreResult<i64> {
 }
 
 /// Enabled workflows triggered by events of `kind`.
+/// Whether an enabled workflow of the tenant triggers on `kind` (what the event dispatcher asks
+/// before queueing a delivery to the workflow engine).
+pub async fn any_enabled_for(tx: &mut TenantTx, kind: &str) -> StoreResult<bool> {
+    let tid = tx.tid().to_owned();
+    let found: Option<i64> = frontdesk_store::query_scalar(
+        "SELECT CAST(1 AS BIGINT) FROM workflows WHERE tenant_id = $1 AND trigger_event = $2 AND disabled_at IS NULL LIMIT 1",
+    )
+    .bind(tid)
+    .bind(kind)
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(found.is_some())
+}
+
 pub async fn enabled_workflows_for(tx: &mut TenantTx, kind: &str) -> StoreResult<Vec<Workflow>> {
     let tid = tx.tid().to_owned();
     let rows = frontdesk_store::query(&format!(

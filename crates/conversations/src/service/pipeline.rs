@@ -162,22 +162,32 @@ impl Conversations {
         let settings = self.settings(&tenant.id).await?;
         let now = now_ms();
         let mut tx = self.inner.db.tenant(&tenant.id).await?;
-        let contact_id = match store::contact_by_identity(&mut tx, inbound.channel, &inbound.address).await? {
-            Some(id) => id,
-            None => {
-                let id = ContactId::new();
-                let mut c = inbound.contact.clone();
-                if c.language.is_none() {
-                    c.language = Some(if text::is_german(&text) { "de".into() } else { tenant.locale.clone() });
+        // The conversation is locked: the messages of one conversation are checked for re-sends,
+        // numbered and queued one at a time (two concurrent requests must not both store a
+        // re-send, nor take ids in one order and turns in the other). Every message after a
+        // contact's first finds it in one query.
+        let (contact_id, latest) =
+            match store::latest_conversation_at_address(&mut tx, inbound.channel, &inbound.address).await? {
+                Some(c) => (c.contact_id.clone(), Some(c)),
+                None => {
+                    let contact_id =
+                        match store::contact_by_identity(&mut tx, inbound.channel, &inbound.address).await? {
+                            Some(id) => id,
+                            None => {
+                                let id = ContactId::new();
+                                let mut c = inbound.contact.clone();
+                                if c.language.is_none() {
+                                    c.language =
+                                        Some(if text::is_german(&text) { "de".into() } else { tenant.locale.clone() });
+                                }
+                                store::insert_contact(&mut tx, &id, &c, inbound.channel, &inbound.address).await?;
+                                id
+                            }
+                        };
+                    let latest = store::latest_conversation_locked(&mut tx, &contact_id, inbound.channel).await?;
+                    (contact_id, latest)
                 }
-                store::insert_contact(&mut tx, &id, &c, inbound.channel, &inbound.address).await?;
-                id
-            }
-        };
-        // Locked: the messages of one conversation are checked for re-sends, numbered and queued
-        // one at a time (two concurrent requests must not both store a re-send, nor take ids in
-        // one order and turns in the other).
-        let latest = store::latest_conversation_locked(&mut tx, &contact_id, inbound.channel).await?;
+            };
         let mut conversation = match latest {
             Some(c) if c.status != Status::Resolved => c,
             _ => {

@@ -235,3 +235,61 @@ async fn workers_share_the_queue(app: &TestApp) {
     assert_eq!(seen, (0..200).collect::<Vec<u64>>(), "each job ran exactly once");
 }
 both!(shared_queue, workers_share_the_queue, |c: &mut frontdesk::config::Config| c.workers = false);
+
+/// Inline claims (the chat turn's path): a job stored already claimed when nothing older holds
+/// its ordering key, queued behind the older one otherwise, once per dedupe key; completing the
+/// claim deletes it and lets the job behind it run.
+async fn inline_claims(app: &TestApp) {
+    let tenant = frontdesk_kernel::TenantId::parse(&app.tenant_direct("Inline Studio").await).expect("id");
+    let job = |n: u32| NewJob::new("test.inline", &json!({"n": n})).expect("job").ordered_by("conv-inline");
+
+    let mut tx = app.db.tenant(&tenant).await.expect("tx");
+    let first = jobs::enqueue_claimed(&mut tx, job(1), 60_000).await.expect("enqueue").expect("claimed");
+    tx.commit().await.expect("commit");
+    assert_eq!(count(app, JobState::Running).await, 1, "stored claimed");
+    assert_eq!(count(app, JobState::Queued).await, 0);
+
+    let mut tx = app.db.tenant(&tenant).await.expect("tx");
+    let second = jobs::enqueue_claimed(&mut tx, job(2), 60_000).await.expect("enqueue");
+    assert!(second.is_none(), "an older job of the key is running: the new one waits");
+    let unrelated = jobs::enqueue_claimed(
+        &mut tx,
+        NewJob::new("test.inline", &json!({"n": 3})).expect("job").ordered_by("conv-other"),
+        60_000,
+    )
+    .await
+    .expect("enqueue");
+    assert!(unrelated.is_some(), "another key is free");
+    let deduped = NewJob::new("test.inline", &json!({"n": 4})).expect("job").dedupe("inline-once");
+    assert!(jobs::enqueue_claimed(&mut tx, deduped.clone(), 60_000).await.expect("enqueue").is_some());
+    assert!(jobs::enqueue_claimed(&mut tx, deduped, 60_000).await.expect("enqueue").is_none(), "dedupe key");
+    tx.commit().await.expect("commit");
+    assert_eq!(count(app, JobState::Running).await, 3);
+    assert_eq!(count(app, JobState::Queued).await, 1);
+
+    let ran = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let mut registry = JobRegistry::new();
+    let log = ran.clone();
+    registry.register("test.inline", move |job: Job| {
+        let log = log.clone();
+        async move {
+            log.lock().expect("lock").push(job.payload["n"].as_u64().unwrap_or(0));
+            Ok(())
+        }
+    });
+    let (stop, rx) = watch::channel(false);
+    let worker = tokio::spawn(Worker::new(app.db.clone(), registry, fast()).run(rx));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(ran.lock().expect("lock").is_empty(), "nothing runs while the claim holds the key");
+
+    let mut tx = app.db.tenant(&tenant).await.expect("tx");
+    jobs::complete_claimed(&mut tx, &first).await.expect("complete");
+    tx.commit().await.expect("commit");
+    until(async || ran.lock().expect("lock").contains(&2), "the job behind the claim").await;
+    let _ = stop.send(true);
+    let _ = worker.await;
+    assert_eq!(*ran.lock().expect("lock"), [2], "claimed jobs are not run by the workers");
+    assert_eq!(count(app, JobState::Queued).await, 0);
+    assert_eq!(count(app, JobState::Running).await, 2, "the other two claims still hold their jobs");
+}
+both!(inline_claim, inline_claims, |c: &mut frontdesk::config::Config| c.workers = false);

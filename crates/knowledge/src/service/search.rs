@@ -43,22 +43,31 @@ impl Knowledge {
         };
         let vector_weight = self.vector_weight();
         let ranked_index = index.clone();
-        let ranked: Vec<Fused> = tokio::task::spawn_blocking(move || {
-            let q = ranked_index.bm25_query(language, &words);
-            let ranking = match (mode, &vector) {
-                (SearchMode::Hybrid, Some(v)) => Ranking::Hybrid { vector: v, vector_weight },
-                (SearchMode::Vector, Some(v)) => Ranking::Vector(v),
-                _ => Ranking::Bm25,
-            };
-            ranked_index.search(&q, ranking, &allow, limit as usize)
-        })
-        .await
-        .map_err(Error::internal)?;
+        // An empty knowledge base (many tenants' at first) answers at once: no ranking on the
+        // blocking pool, no passage read (the assistant searches on every chat turn).
+        let ranked: Vec<Fused> = if index.chunks() == 0 {
+            Vec::new()
+        } else {
+            tokio::task::spawn_blocking(move || {
+                let q = ranked_index.bm25_query(language, &words);
+                let ranking = match (mode, &vector) {
+                    (SearchMode::Hybrid, Some(v)) => Ranking::Hybrid { vector: v, vector_weight },
+                    (SearchMode::Vector, Some(v)) => Ranking::Vector(v),
+                    _ => Ranking::Bm25,
+                };
+                ranked_index.search(&q, ranking, &allow, limit as usize)
+            })
+            .await
+            .map_err(Error::internal)?
+        };
 
         let ids: Vec<&str> = ranked.iter().filter_map(|f| index.chunk_id(&hit(f))).collect();
-        let mut tx = self.read(tenant).await?;
-        let rows = store::passages(&mut tx, &ids).await?;
-        drop(tx);
+        let rows = if ids.is_empty() {
+            Vec::new()
+        } else {
+            let mut tx = self.read(tenant).await?;
+            store::passages(&mut tx, &ids).await?
+        };
         let mut by_id: HashMap<String, store::PassageRow> = rows.into_iter().map(|r| (r.chunk_id.clone(), r)).collect();
         let mut results = Vec::with_capacity(ranked.len());
         for f in &ranked {

@@ -72,34 +72,38 @@ impl NewJob {
 /// Enqueues inside the caller's transaction; the tenant is the transaction's. Returns `None`
 /// when `dedupe_key` matched an existing job.
 pub async fn enqueue(tx: &mut impl Tx, job: NewJob) -> StoreResult<Option<JobId>> {
+    const INSERT: &str = "INSERT INTO jobs (id, tenant_id, kind, payload, state, ordering_key, dedupe_key, priority,
+                           attempts, max_attempts, run_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, 0, $8, $9, $10, $10)
+         ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING";
     let id = JobId::new();
     let now = now_ms();
     let tenant = tx.tenant_id().map(|t| t.as_str().to_owned());
-    let inserted = sqlx::query(
-        "INSERT INTO jobs (id, tenant_id, kind, payload, state, ordering_key, dedupe_key, priority,
-                           attempts, max_attempts, run_at, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, 0, $8, $9, $10, $10)
-         ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
-    )
-    .bind(id.as_str())
-    .bind(tenant)
-    .bind(&job.kind)
-    .bind(job.payload.to_string())
-    .bind(&job.ordering_key)
-    .bind(&job.dedupe_key)
-    .bind(job.priority)
-    .bind(job.max_attempts as i64)
-    .bind(job.run_at.unwrap_or(now))
-    .bind(now)
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
-    if inserted == 0 {
+    let backend = tx.backend();
+    // PostgreSQL: the notification (delivered at commit, to the workers of every replica) rides
+    // in the same statement, and only when a row was inserted.
+    let sql = match backend {
+        Backend::Postgres => format!(
+            "WITH ins AS ({INSERT} RETURNING id)
+             SELECT id FROM ins CROSS JOIN LATERAL (SELECT pg_notify('frontdesk_jobs', '')) AS notified"
+        ),
+        Backend::Sqlite => format!("{INSERT} RETURNING id"),
+    };
+    let inserted: Option<String> = sqlx::query_scalar(&sql)
+        .bind(id.as_str())
+        .bind(tenant)
+        .bind(&job.kind)
+        .bind(job.payload.to_string())
+        .bind(&job.ordering_key)
+        .bind(&job.dedupe_key)
+        .bind(job.priority)
+        .bind(job.max_attempts as i64)
+        .bind(job.run_at.unwrap_or(now))
+        .bind(now)
+        .fetch_optional(tx.conn())
+        .await?;
+    if inserted.is_none() {
         return Ok(None);
-    }
-    if tx.backend() == Backend::Postgres {
-        // Delivered at commit: wakes the workers of every replica.
-        sqlx::query("SELECT pg_notify('frontdesk_jobs', '')").execute(tx.conn()).await?;
     }
     tx.wake_jobs_on_commit();
     Ok(Some(id))
@@ -121,28 +125,22 @@ pub struct InlineClaim {
 /// expires and a worker runs the job, so it is never lost. `None` (with the job queued) when an
 /// older job of the same key must run first, or when the dedupe key already existed.
 pub async fn enqueue_claimed(tx: &mut impl Tx, job: NewJob, lease_ms: i64) -> StoreResult<Option<InlineClaim>> {
-    if let Some(key) = &job.ordering_key {
-        let older: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM jobs WHERE ordering_key = $1 AND state IN ('queued', 'running') LIMIT 1",
-        )
-        .bind(key)
-        .fetch_optional(tx.conn())
-        .await?;
-        if older.is_some() {
-            enqueue(tx, job).await?;
-            return Ok(None);
-        }
-    }
-    // Stored already claimed: no worker is woken for a job that nobody else is to run.
+    // One statement (this is on every chat turn's path): the job is stored claimed unless an
+    // older job of its ordering key is queued or running, in which case it is stored queued.
     let id = JobId::new();
     let holder = format!("inline_{}_{}", std::process::id(), frontdesk_kernel::id::new_body());
     let now = now_ms();
     let tenant = tx.tenant_id().map(|t| t.as_str().to_owned());
-    let inserted = sqlx::query(
+    let state: Option<String> = sqlx::query_scalar(
         "INSERT INTO jobs (id, tenant_id, kind, payload, state, ordering_key, dedupe_key, priority,
                            attempts, max_attempts, run_at, lease_until, locked_by, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, 1, $8, $9, $10, $11, $9, $9)
-         ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
+         SELECT $1, $2, $3, $4, CASE WHEN b.busy THEN 'queued' ELSE 'running' END, $5, $6, $7,
+                CASE WHEN b.busy THEN 0 ELSE 1 END, $8, $9,
+                CASE WHEN b.busy THEN NULL ELSE $10 END, CASE WHEN b.busy THEN NULL ELSE $11 END, $9, $9
+         FROM (SELECT EXISTS (SELECT 1 FROM jobs WHERE ordering_key = $5 AND state IN ('queued', 'running')) AS busy) b
+         WHERE true
+         ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
+         RETURNING state",
     )
     .bind(id.as_str())
     .bind(tenant)
@@ -155,32 +153,38 @@ pub async fn enqueue_claimed(tx: &mut impl Tx, job: NewJob, lease_ms: i64) -> St
     .bind(now)
     .bind(now + lease_ms)
     .bind(&holder)
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        return Ok(None);
+    .fetch_optional(tx.conn())
+    .await?;
+    match state.as_deref() {
+        None => Ok(None), // the dedupe key existed
+        Some("running") => Ok(Some(InlineClaim { id, holder, ordering_key: job.ordering_key })),
+        Some(_) => {
+            // Queued behind an older job: the workers run it once that one is done.
+            if tx.backend() == Backend::Postgres {
+                sqlx::query("SELECT pg_notify('frontdesk_jobs', '')").execute(tx.conn()).await?;
+            }
+            tx.wake_jobs_on_commit();
+            Ok(None)
+        }
     }
-    Ok(Some(InlineClaim { id, holder, ordering_key: job.ordering_key }))
 }
 
 /// Finishes an inline claim: the job is done. When a job waits behind this one's ordering key,
 /// the workers are woken at commit to run it.
 pub async fn complete_claimed(tx: &mut impl Tx, claim: &InlineClaim) -> StoreResult<()> {
-    sqlx::query("DELETE FROM jobs WHERE id = $1 AND locked_by = $2")
-        .bind(claim.id.as_str())
-        .bind(&claim.holder)
-        .execute(tx.conn())
-        .await?;
-    if let Some(key) = &claim.ordering_key {
-        let waiting: Option<String> =
-            sqlx::query_scalar("SELECT id FROM jobs WHERE ordering_key = $1 AND state = 'queued' LIMIT 1")
-                .bind(key)
-                .fetch_optional(tx.conn())
-                .await?;
-        if waiting.is_some() {
-            tx.wake_jobs_on_commit();
-        }
+    // One statement: the deletion also says whether a job waits behind this one.
+    let waiting: Option<i64> = sqlx::query_scalar(
+        "DELETE FROM jobs WHERE id = $1 AND locked_by = $2
+         RETURNING CAST(CASE WHEN EXISTS (SELECT 1 FROM jobs WHERE ordering_key = $3 AND state = 'queued')
+                        THEN 1 ELSE 0 END AS BIGINT)",
+    )
+    .bind(claim.id.as_str())
+    .bind(&claim.holder)
+    .bind(&claim.ordering_key)
+    .fetch_optional(tx.conn())
+    .await?;
+    if waiting.is_some_and(|w| w > 0) {
+        tx.wake_jobs_on_commit();
     }
     Ok(())
 }
