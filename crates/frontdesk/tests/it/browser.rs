@@ -123,6 +123,8 @@ async fn visitor_signs_up_and_operator_sees_the_tenant() {
     browser2.fill("#f-email", &operator.email).await;
     browser2.fill("#f-password", PASSWORD).await;
     browser2.click("#login-submit").await;
+    // The sign-in's own navigation must finish first: a new one would cancel it mid-flight.
+    browser2.wait_for_text("Log out").await;
     browser2.goto(&app.at("/platform/tenants")).await;
     browser2.wait_for_text("Salon Lina").await;
     browser2.quit().await;
