@@ -8,7 +8,8 @@
 //! - repeats the standard-profile held-out check on 200 fixed random splits (mean and spread).
 //!
 //! Experiments only: `NAB_PARAMS='{"hold_margin": 0.3}'` overrides parameters, `NAB_FILES=1`
-//! prints per-file counts, `NAB_DUMP=1` writes each file's scores under the temp dir
+//! prints per-file counts, `NAB_DUMP=1` writes each file's scores and evidence (one line per
+//! row: score, point, sustained and context surprise, record 0/1, raw score) under the temp dir
 //! (`nab-dump/`), `NAB_HELD=path` writes the 200 held-out scores (for a paired comparison of
 //! two variants on the same splits).
 use std::path::PathBuf;
@@ -128,12 +129,30 @@ fn run(root: &std::path::Path, params: &DetectorParams) -> Result<(Vec<ScoredFil
         let series = read_series(path).map_err(|e| e.to_string())?;
         let started = Instant::now();
         let mut d = Detector::new(params.clone());
-        let scores: Vec<f64> =
-            series.timestamps.iter().zip(&series.values).map(|(&t, &v)| d.observe(t, v).score).collect();
+        let mut evidence = Vec::new();
+        let scores: Vec<f64> = series
+            .timestamps
+            .iter()
+            .zip(&series.values)
+            .map(|(&t, &v)| {
+                let score = d.observe(t, v).score;
+                if dump.is_some() {
+                    evidence.push(d.evidence());
+                }
+                score
+            })
+            .collect();
         secs += started.elapsed().as_secs_f64();
         points += scores.len();
         if let Some(dir) = &dump {
-            let text: String = scores.iter().map(|s| format!("{s}\n")).collect();
+            let text: String = scores
+                .iter()
+                .zip(&evidence)
+                .map(|(s, e)| {
+                    let record = u8::from(e.record);
+                    format!("{s} {:.4} {:.4} {:.4} {record} {:.4}\n", e.point, e.sustained, e.context, e.raw)
+                })
+                .collect();
             std::fs::create_dir_all(dir)
                 .and_then(|()| std::fs::write(dir.join(name), text))
                 .map_err(|e| e.to_string())?;

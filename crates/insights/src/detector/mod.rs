@@ -199,6 +199,25 @@ pub struct Detector {
     context: Context,
     range: Record,
     last: Observation,
+    /// Per-channel evidence behind the last score (diagnostics only, not stored).
+    #[serde(skip)]
+    evidence: Evidence,
+}
+
+/// The evidence behind the last score, channel by channel: for diagnostics and experiments
+/// (the NAB tools dump it), not used by the service.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Evidence {
+    /// Surprise of the point residual (0.5 ln 1/P, P its conditional tail probability).
+    pub point: f64,
+    /// Surprise of the sustained residual.
+    pub sustained: f64,
+    /// Surprise of a new context (0 when the context is familiar).
+    pub context: f64,
+    /// Whether the value was a range record (score 1).
+    pub record: bool,
+    /// Raw score `1 - e^-surprise` of the strongest of the three surprises, before the gate.
+    pub raw: f64,
 }
 
 impl Detector {
@@ -217,7 +236,13 @@ impl Detector {
             context: Context::new(),
             range: Record::new(),
             last: Observation { score: 0.0, expected_low: 0.0, expected_high: 0.0, expected: 0.0 },
+            evidence: Evidence::default(),
         }
+    }
+
+    /// The evidence behind the last score, channel by channel.
+    pub fn evidence(&self) -> Evidence {
+        self.evidence
     }
 
     /// The parameters in use.
@@ -292,7 +317,33 @@ impl Detector {
             expected_high: expected + band,
             expected,
         };
+        self.evidence = Evidence { point: s_point, sustained: s_sustained, context: s_context, record, raw };
         self.last = obs;
         obs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_explains_the_last_score() {
+        let mut d = Detector::new(DetectorParams::default());
+        let t0 = 1_396_310_400;
+        for i in 0..1000 {
+            d.observe(t0 + i * 300, 10.0 + (i % 7) as f64 * 0.1);
+            let e = d.evidence();
+            assert!(e.point.is_finite() && e.sustained.is_finite() && e.context.is_finite());
+            assert!((0.0..=1.0).contains(&e.raw), "{e:?}");
+        }
+        let o = d.observe(t0 + 1000 * 300, 50.0);
+        let e = d.evidence();
+        assert!(e.record, "{e:?}");
+        assert_eq!(o.score, 1.0);
+        assert!(e.point > 1.0, "a jump of hundreds of scales is a surprise: {e:?}");
+        // Evidence is diagnostic only: it is not part of the stored state.
+        let json = serde_json::to_string(&d).unwrap_or_default();
+        assert!(!json.contains("evidence"));
     }
 }
