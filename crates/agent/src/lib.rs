@@ -17,6 +17,7 @@
 pub mod config;
 pub mod embeddings;
 pub mod http;
+pub mod metrics;
 pub mod model;
 pub mod openai;
 pub mod provider;

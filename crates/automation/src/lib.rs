@@ -5,12 +5,13 @@
 //!
 //! Workflows ([`Workflows`]): a trigger (an anomaly matching metric / severity / direction, any
 //! domain event, or a schedule), conditions on the event's fields, and ordered actions — a
-//! Slack message, a signed webhook to the tenant's endpoints, an e-mail. The
-//! [`WorkflowSubscriber`] fires them from the domain event bus, a recurring job from their
-//! schedules; runs record every step, retry a failing one with backoff and end `failed` with
-//! the error in view. Sending a WhatsApp / SMS / Telegram message through the tenant's
-//! channels, creating a follow-up task, tagging a contact and starting Stripe dunning join the
-//! action list when the channels, CRM and billing capabilities land.
+//! Slack message, a signed webhook to the tenant's endpoints, an e-mail, tags on a contact, a
+//! follow-up task for the team (the last two through [`ContactActions`], which the conversations
+//! capability implements). The [`WorkflowSubscriber`] fires them from the domain event bus, a
+//! recurring job from their schedules; runs record every step, retry a failing one with backoff
+//! and end `failed` with the error in view. Sending a WhatsApp / SMS / Telegram message through
+//! the tenant's channels and starting Stripe dunning join the action list when the channels and
+//! billing capabilities land.
 #![forbid(unsafe_code)]
 
 pub mod http;
@@ -24,8 +25,9 @@ pub mod template;
 pub mod workflow_pages;
 
 pub use service::{
-    publish, Automation, AutomationConfig, WorkflowSubscriber, Workflows, DELIVER_JOB, RETRY_SCHEDULE, RUN_JOB,
-    SCHEDULE_JOB, SECRET_PURPOSE, WORKFLOW_RETRY_DELAYS, WORKFLOW_SECRET_PURPOSE,
+    publish, Automation, AutomationConfig, ContactActions, ContactFuture, ContactStepError, FollowUpRequest,
+    WorkflowSubscriber, Workflows, DELIVER_JOB, RETRY_SCHEDULE, RUN_JOB, SCHEDULE_JOB, SECRET_PURPOSE,
+    WORKFLOW_RETRY_DELAYS, WORKFLOW_SECRET_PURPOSE,
 };
 
 /// Automation's schema (after the store's and identity's migrations: it references `tenants`).

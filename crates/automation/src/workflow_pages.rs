@@ -1,6 +1,6 @@
 //! Dashboard pages of workflows: the list, an editor (the trigger, conditions and actions as
-//! JSON, validated with the field at fault named), enable/disable, delete, and each workflow's
-//! run history with every step's outcome.
+//! JSON, validated with the field at fault named, with an example of every action type),
+//! enable/disable, delete, and each workflow's run history with every step's outcome.
 
 use crate::model::*;
 use crate::Workflows;
@@ -41,6 +41,23 @@ pub fn routes(workflows: Workflows) -> Routes {
 const EXAMPLE_TRIGGER: &str =
     r#"{"event": "anomaly.detected", "metric": "bookings", "direction": "down", "severity_at_least": "medium"}"#;
 const EXAMPLE_CONDITIONS: &str = "[]";
+/// One example per action type, shown under the editor.
+const ACTION_EXAMPLES: &[(&str, &str)] = &[
+    (
+        "slack",
+        r#"{"type": "slack", "webhook_url": "https://hooks.slack.com/services/…", "text": "{{data.explanation}}"}"#,
+    ),
+    ("webhook", r#"{"type": "webhook", "event_type": "studio.alert"}"#),
+    (
+        "email",
+        r#"{"type": "email", "to": "owner@example.com", "subject": "{{event.kind}}", "body": "{{data.explanation}}"}"#,
+    ),
+    ("tag_contact", r#"{"type": "tag_contact", "tags": ["needs-callback", "{{data.channel}}"]}"#),
+    (
+        "follow_up_task",
+        r#"{"type": "follow_up_task", "title": "Call back: {{data.reason}}", "notes": "Conversation {{data.conversation_id}}", "due_in_hours": 4, "assignee_email": "desk@example.com"}"#,
+    ),
+];
 const EXAMPLE_ACTIONS: &str =
     r#"[{"type": "slack", "webhook_url": "https://hooks.slack.com/services/…", "text": "{{data.explanation}}"}]"#;
 
@@ -81,6 +98,7 @@ async fn render(
                     "errors": errors,
                     "json_errors": json_errors,
                     "form": form,
+                    "action_examples": ACTION_EXAMPLES.iter().map(|(kind, example)| json!({"type": kind, "example": example})).collect::<Vec<_>>(),
                 }),
             )
         }

@@ -39,6 +39,7 @@ pub fn router(conversations: Conversations, identity: Identity) -> OpenApiRouter
         .routes(routes!(list_contacts))
         .routes(routes!(get_contact, patch_contact))
         .routes(routes!(get_settings, put_settings))
+        .merge(crate::tasks_http::routes())
         .with_state(ApiState { conversations, identity })
 }
 

@@ -11,6 +11,8 @@
 //! - [`memory`]: the token-bounded window of recent turns and the summary of older ones.
 //! - [`live`]: the live-update hub; [`visitor`]: signed visitor tokens of the web chat.
 //! - [`http`]: staff JSON API; [`public`]: the web chat's public endpoints; [`pages`]: dashboard.
+//! - [`tasks`]: follow-up tasks for staff (API in `tasks_http`); [`service::contact_actions`]: what
+//!   workflows do to contacts; [`metrics`]: the business metrics counted from these tables.
 
 pub mod agent;
 pub mod assistant;
@@ -19,12 +21,15 @@ pub mod http;
 pub mod jobs;
 pub mod live;
 pub mod memory;
+pub mod metrics;
 pub mod model;
 pub mod pages;
 pub mod public;
 pub mod service;
 mod sse;
 pub mod store;
+pub mod tasks;
+mod tasks_http;
 pub mod text;
 pub mod visitor;
 
@@ -34,5 +39,7 @@ pub use live::{LiveEvent, LiveHub, Topic};
 pub use service::{Conversations, PipelineConfig};
 
 /// The conversations schema (after identity's).
-pub const MIGRATIONS: &[frontdesk_store::Migration] =
-    &[frontdesk_store::migration!("conversations", 1, "0001_conversations")];
+pub const MIGRATIONS: &[frontdesk_store::Migration] = &[
+    frontdesk_store::migration!("conversations", 1, "0001_conversations"),
+    frontdesk_store::migration!("conversations", 2, "0002_tasks"),
+];

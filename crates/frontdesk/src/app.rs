@@ -4,6 +4,7 @@
 use crate::config::{Config, ConfigError};
 use axum::routing::get;
 use axum::Router;
+use frontdesk_automation::ContactStepError;
 use frontdesk_identity::{Identity, IdentityConfig};
 use frontdesk_kernel::crypto::Keyring;
 use frontdesk_ops::docs::ApiDocs;
@@ -151,7 +152,8 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     automation_config.outbound.allow_private = config.webhooks_allow_private;
     let automation = frontdesk_automation::Automation::new(db.clone(), keys.clone(), automation_config)
         .map_err(|e| AppError::Domain(frontdesk_kernel::Error::internal(e)))?;
-    let workflows = frontdesk_automation::Workflows::new(automation.clone(), identity.clone());
+    let workflows = frontdesk_automation::Workflows::new(automation.clone(), identity.clone())
+        .with_contacts(Arc::new(ContactsForWorkflows));
     let platform_model = config.llm_base_url.as_ref().map(|base| frontdesk_agent::ProviderConfig {
         base_url: base.clone(),
         model: config.llm_model.clone(),
@@ -241,6 +243,7 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     };
     frontdesk_identity::jobs::register(&mut jobs, identity.clone(), mailer);
     frontdesk_insights::jobs::register(&mut jobs, insights.clone());
+    frontdesk_insights::jobs::register_business(&mut jobs, business_feed(&db, insights.clone()));
     frontdesk_knowledge::register_jobs(&mut jobs, knowledge.clone());
     frontdesk_conversations::jobs::register(&mut jobs, conversations.clone());
     frontdesk_automation::register_jobs(&mut jobs, automation.clone());
@@ -311,6 +314,123 @@ fn explanation_writer(config: &Config) -> Result<Option<frontdesk_insights::Expl
     Ok(Some(frontdesk_insights::ExplanationWriter::new(Arc::new(resilient))))
 }
 
+/// Frontdesk's own metrics per tenant, from the capabilities that count them: conversations
+/// (messages, conversations, handoffs) and the agent (AI calls and tokens).
+pub fn business_feed(db: &Db, insights: frontdesk_insights::Insights) -> frontdesk_insights::BusinessFeed {
+    frontdesk_insights::BusinessFeed::new(
+        insights,
+        vec![Arc::new(ConversationMetrics(db.clone())), Arc::new(AiUsageMetrics(db.clone()))],
+    )
+}
+
+/// Conversations' counts as business metrics.
+struct ConversationMetrics(Db);
+
+impl frontdesk_insights::BusinessMetrics for ConversationMetrics {
+    fn metrics(&self) -> &'static [&'static str] {
+        frontdesk_conversations::metrics::METRICS
+    }
+
+    fn active_tenants(&self, since_ms: i64) -> frontdesk_insights::SourceFuture<'_, Vec<frontdesk_kernel::TenantId>> {
+        Box::pin(frontdesk_conversations::metrics::active_tenants(&self.0, since_ms))
+    }
+
+    fn collect<'a>(
+        &'a self,
+        tenant: &'a frontdesk_kernel::TenantId,
+        w: frontdesk_insights::Window,
+    ) -> frontdesk_insights::SourceFuture<'a, Vec<frontdesk_insights::Count>> {
+        Box::pin(async move {
+            let counts =
+                frontdesk_conversations::metrics::counts(&self.0, tenant, w.from_ms, w.to_ms, w.bucket_ms).await?;
+            Ok(counts
+                .into_iter()
+                .map(|c| frontdesk_insights::Count { metric: c.metric, bucket: c.bucket, value: c.value })
+                .collect())
+        })
+    }
+}
+
+/// The agent's model usage as business metrics (tenants come from the conversations source).
+struct AiUsageMetrics(Db);
+
+impl frontdesk_insights::BusinessMetrics for AiUsageMetrics {
+    fn metrics(&self) -> &'static [&'static str] {
+        frontdesk_agent::metrics::METRICS
+    }
+
+    fn collect<'a>(
+        &'a self,
+        tenant: &'a frontdesk_kernel::TenantId,
+        w: frontdesk_insights::Window,
+    ) -> frontdesk_insights::SourceFuture<'a, Vec<frontdesk_insights::Count>> {
+        Box::pin(async move {
+            let counts = frontdesk_agent::metrics::counts(&self.0, tenant, w.from_ms, w.to_ms, w.bucket_ms).await?;
+            Ok(counts
+                .into_iter()
+                .map(|c| frontdesk_insights::Count { metric: c.metric, bucket: c.bucket, value: c.value })
+                .collect())
+        })
+    }
+}
+
+/// Workflow steps on contacts (tags, follow-up tasks), carried out by conversations.
+struct ContactsForWorkflows;
+
+fn contact_step_error(e: frontdesk_conversations::service::contact_actions::ContactActionError) -> ContactStepError {
+    use frontdesk_conversations::service::contact_actions::ContactActionError as E;
+    match e {
+        E::NoContact(_) | E::Invalid(_) => ContactStepError::Permanent(e.to_string()),
+        E::Store(_) | E::Other(_) => ContactStepError::Transient(e.to_string()),
+    }
+}
+
+impl frontdesk_automation::ContactActions for ContactsForWorkflows {
+    fn tag_contact<'a>(
+        &'a self,
+        tx: &'a mut frontdesk_store::TenantTx,
+        contact_id: &'a str,
+        tags: &'a [String],
+        actor: &'a frontdesk_store::audit::Actor,
+    ) -> frontdesk_automation::ContactFuture<'a> {
+        Box::pin(async move {
+            let added = frontdesk_conversations::service::contact_actions::add_tags(tx, contact_id, tags, actor)
+                .await
+                .map_err(contact_step_error)?;
+            Ok(if added.is_empty() {
+                format!("{contact_id} already had these tags")
+            } else {
+                format!("tagged {contact_id} with {}", added.join(", "))
+            })
+        })
+    }
+
+    fn create_follow_up<'a>(
+        &'a self,
+        tx: &'a mut frontdesk_store::TenantTx,
+        task: frontdesk_automation::FollowUpRequest,
+        actor: &'a frontdesk_store::audit::Actor,
+    ) -> frontdesk_automation::ContactFuture<'a> {
+        Box::pin(async move {
+            let follow_up = frontdesk_conversations::service::contact_actions::FollowUp {
+                title: task.title,
+                notes: task.notes,
+                due_in_hours: task.due_in_hours,
+                assignee_email: task.assignee_email,
+                contact_id: task.contact_id,
+                conversation_id: task.conversation_id,
+            };
+            let made = frontdesk_conversations::service::contact_actions::create_follow_up(tx, follow_up, actor)
+                .await
+                .map_err(contact_step_error)?;
+            Ok(match &made.contact_id {
+                Some(contact) => format!("created task {} for {contact}", made.id),
+                None => format!("created task {}", made.id),
+            })
+        })
+    }
+}
+
 /// The knowledge base as the assistant consults it: the best passages with their citation, and
 /// the questions it could not answer (suggested FAQ entries).
 struct KnowledgeForAssistant(frontdesk_knowledge::Knowledge);
@@ -369,6 +489,15 @@ struct WebhookForwarder {
 impl frontdesk_store::events::Subscriber for WebhookForwarder {
     fn name(&self) -> &'static str {
         "webhooks"
+    }
+
+    /// Only tenants with an enabled endpoint get a delivery (which filters by event type).
+    fn wants<'a>(
+        &'a self,
+        tx: &'a mut frontdesk_store::TenantTx,
+        _event: &'a frontdesk_store::events::DomainEvent,
+    ) -> futures_util::future::BoxFuture<'a, frontdesk_store::StoreResult<bool>> {
+        Box::pin(frontdesk_automation::store::any_enabled_endpoint(tx))
     }
 
     fn handle<'a>(

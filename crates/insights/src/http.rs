@@ -60,6 +60,8 @@ fn points_of(headers: &HeaderMap, body: &[u8]) -> Result<Vec<serde_json::Value>>
 /// NDJSON. Each point is checked on its own: good points are stored even when others are
 /// rejected (listed with their index and field). Re-sending a point (same metric, dimensions and
 /// timestamp) is a no-op, so a batch can be retried safely. Scoring happens in the background.
+/// Names under `frontdesk.` are Frontdesk's own metrics (messages, AI usage, …): a batch with
+/// one is refused (422, field `[i].metric`, code `reserved`).
 #[utoipa::path(post, path = "/api/v1/metrics/ingest", tag = "insights",
     request_body(content = Vec<PointIn>, content_type = "application/json"),
     responses((status = 200, body = IngestResult), (status = 422, body = Problem)),

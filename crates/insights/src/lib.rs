@@ -6,8 +6,11 @@
 //! - [`nab`]: the NAB scoring rules and a corpus runner.
 //! - [`service`]: ingestion (validated, de-duplicated, rolled up), scoring on the job queue in
 //!   time order per series, anomaly records with explanations; [`http`]: the API.
+//! - [`business`]: Frontdesk's own metrics per tenant (`frontdesk.*`), collected from the
+//!   capabilities through [`BusinessMetrics`] by a recurring job.
 #![forbid(unsafe_code)]
 
+pub mod business;
 mod chart;
 pub mod detector;
 mod explain;
@@ -20,6 +23,7 @@ pub mod service;
 pub mod store;
 mod writer;
 
+pub use business::{BusinessFeed, BusinessMetrics, Count, SourceFuture, Window, RESERVED_PREFIX};
 pub use detector::{Detector, DetectorParams, Observation};
 pub use nab::{run_corpus, score_corpus, NabError, NabReport};
 pub use service::{Insights, Retention};

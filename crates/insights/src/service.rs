@@ -105,13 +105,30 @@ impl Insights {
         &self.db
     }
 
-    /// Validates, stores and rolls up a batch; good points are kept even when others are not.
+    /// Validates, stores and rolls up a batch; good points are kept even when others are not. A
+    /// batch naming a reserved metric (`frontdesk.*`) is refused as a whole.
     pub async fn ingest(&self, tenant: &TenantId, points: Vec<serde_json::Value>) -> Result<IngestResult> {
         if points.len() > MAX_BATCH {
             return Err(Error::field("points", "too_many", format!("Send at most {MAX_BATCH} points per request.")));
         }
         if points.is_empty() {
             return Err(Error::field("points", "empty", "Send at least one point."));
+        }
+        // Frontdesk's own metrics are fed by the platform; a tenant's points must not mix in.
+        let reserved: Vec<_> = points
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.get("metric").and_then(|m| m.as_str()).is_some_and(crate::business::is_reserved))
+            .map(|(i, _)| {
+                frontdesk_kernel::FieldError::new(
+                    format!("[{i}].metric"),
+                    "reserved",
+                    format!("Metric names starting with {} are Frontdesk's own.", crate::business::RESERVED_PREFIX),
+                )
+            })
+            .collect();
+        if !reserved.is_empty() {
+            return Err(Error::Validation(reserved));
         }
         let mut rejected = Vec::new();
         let mut valid = Vec::with_capacity(points.len());
@@ -135,6 +152,13 @@ impl Insights {
                 .collect();
             return Err(Error::Validation(errors));
         }
+        let result = self.store_points(tenant, &valid).await?;
+        Ok(IngestResult { rejected, ..result })
+    }
+
+    /// Stores and rolls up valid points (any name: the business feed writes the reserved ones)
+    /// and queues their scoring; a point already stored is counted as a duplicate.
+    pub(crate) async fn store_points(&self, tenant: &TenantId, valid: &[Point]) -> Result<IngestResult> {
         let mut tx = self.db.tenant(tenant).await?;
         let (mut accepted, mut duplicates, mut late) = (0, 0, 0);
         let mut per_series: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
@@ -142,7 +166,7 @@ impl Insights {
         // Rollups are summed per bucket first: one write per bucket instead of one per point.
         let mut buckets: BTreeMap<(String, String, &'static str, i64), (Resolution, store::BucketDelta)> =
             BTreeMap::new();
-        for p in &valid {
+        for p in valid {
             if !store::insert_point(&mut tx, p).await? {
                 duplicates += 1;
                 continue;
@@ -180,7 +204,7 @@ impl Insights {
             }
         }
         tx.commit().await?;
-        Ok(IngestResult { accepted, duplicates, late, rejected })
+        Ok(IngestResult { accepted, duplicates, late, rejected: Vec::new() })
     }
 
     /// Scores the unscored points of one series (the job). Returns whether more remain.

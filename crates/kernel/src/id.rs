@@ -23,7 +23,7 @@ pub fn new_body() -> String {
     let mut bytes = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut bytes);
     let fresh = u128::from_le_bytes(bytes) & RANDOM_MASK;
-    let mut value = {
+    let value = {
         let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
         let (ms, random) = if now > last.0 || (last.1 & RANDOM_MASK) == RANDOM_MASK {
             (now.max(last.0), fresh)
@@ -33,6 +33,16 @@ pub fn new_body() -> String {
         *last = (ms, random);
         (ms << 80) | random
     };
+    encode(value)
+}
+
+/// The smallest id body made at `ms` (its time, then a zero random part): ids sort by time, so
+/// `id >= floor(t0) AND id < floor(t1)` is a time range on a primary key.
+pub fn floor_body(ms: i64) -> String {
+    encode((ms.max(0) as u128) << 80)
+}
+
+fn encode(mut value: u128) -> String {
     let mut out = [0u8; BODY_LEN];
     for slot in out.iter_mut().rev() {
         *slot = CROCKFORD[(value & 31) as usize];
@@ -137,6 +147,16 @@ define_id!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn floor_bodies_bound_the_ids_of_their_millisecond() {
+        let now = crate::time::now_ms();
+        let id = new_body();
+        assert!(floor_body(now - 1) < id && id < floor_body(now + 1_000), "{id}");
+        assert_eq!(floor_body(0), "0".repeat(BODY_LEN));
+        assert!(floor_body(-5) == floor_body(0));
+        assert!(floor_body(1) > floor_body(0));
+    }
 
     #[test]
     fn ids_round_trip_and_sort_by_time() {

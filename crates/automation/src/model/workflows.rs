@@ -107,9 +107,9 @@ pub struct Condition {
 }
 
 /// One step of a workflow. Text fields are templates: `{{event.kind}}`, `{{event.id}}`,
-/// `{{workflow.name}}`, `{{data.metric}}`, `{{data.explanation}}`, … (unknown placeholders render
-/// empty). Messages through the tenant's channels, follow-up tasks, contact tags and Stripe
-/// dunning join when the channels, CRM and billing capabilities land.
+/// `{{workflow.name}}`, `{{data.metric}}`, `{{data.explanation}}`, `{{data.contact_id}}`, …
+/// (unknown placeholders render empty). Messages through the tenant's channels and Stripe
+/// dunning join when the channels and billing capabilities land.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
@@ -124,6 +124,34 @@ pub enum Action {
     },
     /// Sends an e-mail (through the outbox).
     Email { to: String, subject: String, body: String },
+    /// Adds tags to a contact (keeping the ones they have). A missing contact fails the step
+    /// without retrying.
+    TagContact {
+        /// The contact: a template, `{{data.contact_id}}` when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contact_id: Option<String>,
+        /// 1–20 tags (templates), up to 40 characters each; stored in lower case.
+        tags: Vec<String>,
+    },
+    /// Creates a follow-up task for the team, about the event's contact when it names one
+    /// (`data.contact_id`) and linked to its conversation (`data.conversation_id`).
+    FollowUpTask {
+        /// Up to 200 characters (a template).
+        title: String,
+        /// Up to 4000 characters (a template).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        notes: Option<String>,
+        /// Due this many hours after the run.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due_in_hours: Option<u32>,
+        /// The member who should do it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        assignee_email: Option<String>,
+        /// The contact: a template, `{{data.contact_id}}` when absent (no contact when it renders
+        /// empty).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contact_id: Option<String>,
+    },
 }
 
 impl Action {
@@ -132,6 +160,8 @@ impl Action {
             Action::Slack { .. } => "slack",
             Action::Webhook { .. } => "webhook",
             Action::Email { .. } => "email",
+            Action::TagContact { .. } => "tag_contact",
+            Action::FollowUpTask { .. } => "follow_up_task",
         }
     }
 }
@@ -265,10 +295,11 @@ pub enum StepState {
 /// One action's outcome within a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Step {
-    /// The action's type (`slack`, `webhook`, `email`).
+    /// The action's type (`slack`, `webhook`, `email`, `tag_contact`, `follow_up_task`).
     pub action: String,
     pub state: StepState,
-    /// What happened (`HTTP 200`, `queued e-mail eml_…`) or the last error.
+    /// What happened (`HTTP 200`, `queued e-mail eml_…`, `tagged ct_… with vip`, `created task
+    /// tsk_…`) or the last error.
     #[serde(default)]
     pub detail: Option<String>,
     #[serde(default)]

@@ -3,6 +3,7 @@
 //! definitions, the engine that fires them on domain events and schedules, and the runner that
 //! performs their steps. Every change is audited in its own transaction.
 
+mod contacts;
 mod deliveries;
 mod endpoints;
 mod engine;
@@ -11,6 +12,7 @@ mod runner;
 mod validate;
 mod workflows;
 
+pub use contacts::{ContactActions, ContactFuture, ContactStepError, FollowUpRequest, DEFAULT_CONTACT};
 pub(crate) use engine::register as register_workflow_jobs;
 pub use engine::{WorkflowSubscriber, RUN_JOB, SCHEDULE_JOB};
 pub use workflows::{Workflows, WORKFLOW_SECRET_PURPOSE};

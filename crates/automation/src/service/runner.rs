@@ -1,6 +1,7 @@
 //! Performing a run's steps in order. Each step's outcome is recorded on the run together with
 //! a cursor, so a retry resumes at the failing step and never repeats one that succeeded.
-//! E-mail and webhook steps happen in the same transaction as their record (exactly once);
+//! E-mail, webhook and contact steps (tags, follow-up tasks) happen in the same transaction as
+//! their record (exactly once);
 //! a Slack post happens before its record (at least once). A failing step is retried by
 //! queuing the run job again after the configured delay; once they are spent the run is
 //! `failed` with the step's error.
@@ -19,7 +20,7 @@ use frontdesk_web::outbound::OutboundRequest;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 
 /// What one attempt at a step came to.
-enum Outcome {
+pub(crate) enum Outcome {
     Done(String),
     Failed { error: String, retry: bool },
 }
@@ -94,6 +95,16 @@ impl Workflows {
             Action::Slack { webhook_url, text } => {
                 let outcome = self.post_slack(webhook_url, &render(text, ctx, slack_escape)).await;
                 (db.tenant(tenant).await?, outcome)
+            }
+            Action::TagContact { .. } | Action::FollowUpTask { .. } => {
+                let mut tx = db.tenant(tenant).await?;
+                match self.contact_step(&mut tx, action, ctx).await {
+                    done @ Outcome::Done(_) => (tx, done),
+                    failed => {
+                        drop(tx); // roll back whatever the step wrote
+                        (db.tenant(tenant).await?, failed)
+                    }
+                }
             }
             Action::Email { .. } | Action::Webhook { .. } => {
                 let mut tx = db.tenant(tenant).await?;
@@ -196,7 +207,9 @@ impl Workflows {
                 let made = publish(tx, kind, event.data.clone()).await?;
                 Ok(format!("queued {} webhook deliver{}", made.len(), if made.len() == 1 { "y" } else { "ies" }))
             }
-            Action::Slack { .. } => Err(Error::internal("a Slack step runs outside the transaction")),
+            Action::Slack { .. } | Action::TagContact { .. } | Action::FollowUpTask { .. } => {
+                Err(Error::internal("this step is not an outbox step"))
+            }
         }
     }
 

@@ -1,4 +1,5 @@
-//! Checking workflow definitions, with field errors named like `actions[1].webhook_url`; and
+//! Checking workflow definitions, with field errors named like `actions[1].webhook_url` or
+//! `actions[0].tags[2]`; and
 //! sealing / showing the Slack webhook URLs inside actions.
 
 use super::*;
@@ -13,6 +14,13 @@ const MAX_BODY: usize = 20_000;
 const MAX_SUBJECT: usize = 200;
 const MAX_COOLDOWN: i64 = 7 * 24 * 3600;
 const MAX_EVERY_MINUTES: u32 = 7 * 24 * 60;
+/// The contact form's limits on tags.
+const MAX_TAGS: usize = 20;
+const MAX_TAG_CHARS: usize = 40;
+/// The limits of follow-up tasks.
+const MAX_TASK_TITLE: usize = 200;
+const MAX_TASK_NOTES: usize = 4000;
+const MAX_DUE_HOURS: u32 = 24 * 366;
 
 impl Workflows {
     pub(crate) fn check_name(v: &mut Validator, name: &str) -> String {
@@ -148,6 +156,42 @@ impl Workflows {
                     let to = v.check(&field("to"), Email::parse(to)).map(Email::into_inner).unwrap_or_default();
                     out.push(Action::Email { to, subject: subject.clone(), body: body.clone() });
                 }
+                Action::TagContact { contact_id, tags } => {
+                    check_contact(v, &field("contact_id"), contact_id.as_deref());
+                    if tags.is_empty() {
+                        v.push(&field("tags"), "required", "Name at least one tag.");
+                    } else if tags.len() > MAX_TAGS {
+                        v.push(&field("tags"), "too_many", format!("At most {MAX_TAGS} tags."));
+                    }
+                    for (j, tag) in tags.iter().enumerate() {
+                        check_tag(v, &format!("actions[{i}].tags[{j}]"), tag);
+                    }
+                    out.push(action.clone());
+                }
+                Action::FollowUpTask { title, notes, due_in_hours, assignee_email, contact_id } => {
+                    check_text(v, &field("title"), title, MAX_TASK_TITLE);
+                    if let Some(notes) = notes {
+                        if notes.chars().count() > MAX_TASK_NOTES {
+                            v.push(&field("notes"), "too_long", format!("At most {MAX_TASK_NOTES} characters."));
+                        }
+                    }
+                    if due_in_hours.is_some_and(|h| h > MAX_DUE_HOURS) {
+                        v.push(&field("due_in_hours"), "out_of_range", format!("At most {MAX_DUE_HOURS} hours."));
+                    }
+                    let assignee_email = assignee_email
+                        .as_deref()
+                        .map(str::trim)
+                        .filter(|e| !e.is_empty())
+                        .and_then(|e| v.check(&field("assignee_email"), Email::parse(e)).map(Email::into_inner));
+                    check_contact(v, &field("contact_id"), contact_id.as_deref());
+                    out.push(Action::FollowUpTask {
+                        title: title.clone(),
+                        notes: notes.clone().filter(|n| !n.trim().is_empty()),
+                        due_in_hours: *due_in_hours,
+                        assignee_email,
+                        contact_id: contact_id.clone(),
+                    });
+                }
             }
         }
         out
@@ -185,5 +229,35 @@ fn check_text(v: &mut Validator, field: &str, value: &str, max: usize) {
         v.push(field, "required", "This text is required.");
     } else if value.chars().count() > max {
         v.push(field, "too_long", format!("At most {max} characters."));
+    }
+}
+
+/// A contact reference: a template (`{{data.customer_id}}`) or a contact id (`ct_…`).
+fn check_contact(v: &mut Validator, field: &str, value: Option<&str>) {
+    let Some(value) = value else { return };
+    let value = value.trim();
+    let ok = if value.contains("{{") {
+        value.len() <= 200 && !crate::template::placeholders(value).is_empty()
+    } else {
+        value.starts_with("ct_") && value.len() <= 64
+    };
+    if !ok {
+        v.push(
+            field,
+            "invalid",
+            "A contact id (ct_…) or a placeholder such as {{data.contact_id}}; leave it out for the event's contact.",
+        );
+    }
+}
+
+/// A tag: up to 40 characters, no quotes or commas (a placeholder is checked when it renders).
+fn check_tag(v: &mut Validator, field: &str, tag: &str) {
+    let tag = tag.trim();
+    if tag.is_empty() {
+        v.push(field, "required", "A tag cannot be empty.");
+    } else if !tag.contains("{{") && (tag.chars().count() > MAX_TAG_CHARS || tag.contains(['"', '\\', ','])) {
+        v.push(field, "invalid", format!("Up to {MAX_TAG_CHARS} characters, no quotes or commas."));
+    } else if tag.chars().count() > MAX_TEXT {
+        v.push(field, "too_long", format!("At most {MAX_TEXT} characters."));
     }
 }

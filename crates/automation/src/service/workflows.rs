@@ -14,11 +14,20 @@ pub struct Workflows {
     pub(crate) automation: Automation,
     /// For e-mail actions (the outbox).
     pub(crate) identity: Identity,
+    /// For tagging contacts and creating follow-up tasks.
+    pub(crate) contacts: Option<Arc<dyn super::ContactActions>>,
 }
 
 impl Workflows {
     pub fn new(automation: Automation, identity: Identity) -> Self {
-        Self { automation, identity }
+        Self { automation, identity, contacts: None }
+    }
+
+    /// Contact steps (`tag_contact`, `follow_up_task`) go through `contacts`; without it they
+    /// fail.
+    pub fn with_contacts(mut self, contacts: Arc<dyn super::ContactActions>) -> Self {
+        self.contacts = Some(contacts);
+        self
     }
 
     pub fn automation(&self) -> &Automation {

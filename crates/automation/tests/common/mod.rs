@@ -47,6 +47,15 @@ pub fn config(allow_private: bool, attempts: usize) -> AutomationConfig {
 
 /// `config` serves the API; `worker_config` (when given) is what the delivery worker runs with.
 pub async fn harness(config: AutomationConfig, worker_config: Option<AutomationConfig>) -> Harness {
+    harness_with(config, worker_config, None).await
+}
+
+/// [`harness`] whose workflows (and their worker) carry out contact steps through `contacts`.
+pub async fn harness_with(
+    config: AutomationConfig,
+    worker_config: Option<AutomationConfig>,
+    contacts: Option<Arc<dyn frontdesk_automation::ContactActions>>,
+) -> Harness {
     let path = std::env::temp_dir().join(format!("fd-automation-{}.db", frontdesk_kernel::id::new_body()));
     let db_config = DbConfig::new(format!("sqlite://{}?mode=rwc", path.display()));
     let migrations =
@@ -80,10 +89,17 @@ pub async fn harness(config: AutomationConfig, worker_config: Option<AutomationC
         Arc::new(frontdesk_web::RateLimiter::in_memory()),
         frontdesk_identity::IdentityConfig::default(),
     );
-    let workflows = Workflows::new(automation.clone(), identity.clone());
+    let with_contacts = |w: Workflows| match &contacts {
+        Some(c) => w.with_contacts(c.clone()),
+        None => w,
+    };
+    let workflows = with_contacts(Workflows::new(automation.clone(), identity.clone()));
     let mut registry = JobRegistry::new();
     frontdesk_automation::register_jobs(&mut registry, worker_automation.clone());
-    frontdesk_automation::register_workflow_jobs(&mut registry, Workflows::new(worker_automation, identity.clone()));
+    frontdesk_automation::register_workflow_jobs(
+        &mut registry,
+        with_contacts(Workflows::new(worker_automation, identity.clone())),
+    );
     let worker_config = WorkerConfig { poll_interval: Duration::from_millis(20), ..WorkerConfig::default() };
     let (shutdown, rx) = watch::channel(false);
     tokio::spawn(Worker::new(db.clone(), registry, worker_config).run(rx));

@@ -1,5 +1,5 @@
 //! The contact profile (`/app/contacts/{id}`): who the contact is, how they are reached, their
-//! consent, tags and notes (editable), and all their conversations.
+//! consent, tags and notes (editable), their open follow-up tasks, and all their conversations.
 
 use super::inbox::{member_options, Row};
 use super::{comma_list, local_time, zone_of, PagesState, Shown};
@@ -67,6 +67,7 @@ pub(crate) struct ContactView {
     pub display_name: String,
     pub form: ContactForm,
     pub conversations: Vec<Row>,
+    pub tasks: Vec<super::tasks::TaskRow>,
     pub created_at: String,
     pub consent_updated_at: Option<String>,
     pub can_edit: bool,
@@ -89,10 +90,13 @@ async fn render(
         let members = member_options(&s.identity.members(p, None, 200).await?);
         let now = now_ms();
         let rows = conversations.into_iter().map(|c| Row::new(c, contact.name.clone(), &members, &zone, now)).collect();
+        let tasks = s.conversations.open_tasks_of(tenant, id).await?;
+        let tasks = tasks.into_iter().map(|t| super::tasks::TaskRow::new(t, &members, &zone, now)).collect();
         Ok::<_, Error>(ContactView {
             display_name: contact.name.clone().unwrap_or_else(|| page.t("conv.visitor")),
             form: typed.unwrap_or_else(|| ContactForm::of(&contact)),
             conversations: rows,
+            tasks,
             created_at: local_time(contact.created_at, &zone),
             consent_updated_at: contact.consent_updated_at.map(|t| local_time(t, &zone)),
             can_edit: p.can(Permission::ConversationsReply),

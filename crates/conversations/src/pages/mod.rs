@@ -10,6 +10,7 @@
 mod assistant;
 mod contacts;
 mod inbox;
+mod tasks;
 #[cfg(test)]
 mod tests;
 
@@ -32,10 +33,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("conversations/inbox.html", include_str!("../../templates/inbox.html")),
     ("conversations/conversation.html", include_str!("../../templates/conversation.html")),
     ("conversations/contact.html", include_str!("../../templates/contact.html")),
+    ("conversations/contact_tasks.html", include_str!("../../templates/contact_tasks.html")),
     ("conversations/assistant.html", include_str!("../../templates/assistant.html")),
 ];
 const EN: &str = include_str!("../../i18n/en.json");
 const DE: &str = include_str!("../../i18n/de.json");
+/// The follow-up tasks' words (kept apart from the main catalogs).
+const TASKS_EN: &str = include_str!("../../i18n/tasks.en.json");
+const TASKS_DE: &str = include_str!("../../i18n/tasks.de.json");
 
 pub fn templates(b: &mut TemplatesBuilder) {
     for (name, source) in TEMPLATES {
@@ -43,6 +48,8 @@ pub fn templates(b: &mut TemplatesBuilder) {
     }
     b.translations(Locale::En, EN)
         .translations(Locale::De, DE)
+        .translations(Locale::En, TASKS_EN)
+        .translations(Locale::De, TASKS_DE)
         .nav(NavItem {
             href: "/app/inbox",
             label: "nav.inbox",
@@ -82,6 +89,7 @@ pub fn routes(conversations: Conversations, identity: Identity, models: frontdes
         .post("/app/inbox/{conversation_id}/labels", reply, post(inbox::labels))
         .get("/app/contacts/{contact_id}", read, get(contacts::show))
         .post("/app/contacts/{contact_id}", reply, post(contacts::update))
+        .post("/app/contacts/{contact_id}/tasks/{task_id}/done", reply, post(tasks::done))
         .get("/app/assistant", manage, get(assistant::show))
         .post("/app/assistant", manage, post(assistant::update))
         .post("/app/assistant/model", model, post(assistant::update_model))

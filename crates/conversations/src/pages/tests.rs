@@ -7,7 +7,8 @@ use super::contacts::{ContactForm, ContactView};
 use super::inbox::{
     CardView, ContactCard, ConversationView, FilterView, InboxView, MemberOption, MessageView, Row, TraceView,
 };
-use super::{duration_label, localized, strip_indices, templates, Shown, Wait, DE, EN, TEMPLATES};
+use super::tasks::TaskRow;
+use super::{duration_label, localized, strip_indices, templates, Shown, Wait, DE, EN, TASKS_DE, TASKS_EN, TEMPLATES};
 use crate::model::*;
 use axum::http::StatusCode;
 use frontdesk_kernel::domain::Locale;
@@ -44,11 +45,13 @@ fn english_and_german_have_the_same_keys() {
     assert_eq!(en.keys().collect::<Vec<_>>(), de_shared);
     assert!(!en.keys().any(|k| k.starts_with("conv.err.")), "English uses the services' own messages");
     assert!(de.values().all(|v| !v.trim().is_empty()));
+    assert_eq!(catalog(TASKS_EN).keys().collect::<Vec<_>>(), catalog(TASKS_DE).keys().collect::<Vec<_>>());
 }
 
 #[test]
 fn every_named_key_is_translated() {
-    let en = catalog(EN);
+    let mut en = catalog(EN);
+    en.extend(catalog(TASKS_EN));
     let known = |k: &str| en.contains_key(k) || WEB_KEYS.contains(&k);
     let mut wanted: Vec<String> = Vec::new();
     for (name, source) in TEMPLATES {
@@ -302,6 +305,16 @@ fn contact_view(can_edit: bool, shown: Shown) -> ContactView {
         display_name: "Ada".into(),
         form: ContactForm::default(),
         conversations: rows,
+        tasks: vec![TaskRow {
+            id: "tsk_01".into(),
+            title: "Call back <b>evil</b>".into(),
+            notes: "About <script>".into(),
+            due: Some("2023-11-15 09:00".into()),
+            overdue: true,
+            assignee_name: Some("Ada".into()),
+            created_by: "workflow Handoff".into(),
+            created_at: "2023-11-14 22:13".into(),
+        }],
         created_at: "2023-11-14 22:13".into(),
         consent_updated_at: Some("2023-11-14 22:13".into()),
         can_edit,

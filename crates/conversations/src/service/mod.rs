@@ -1,8 +1,10 @@
 //! The conversations service: one pipeline for every channel ([`pipeline`]), what staff do in
 //! the inbox ([`staff`]), and the tenant's assistant settings (here).
 
+pub mod contact_actions;
 mod pipeline;
 mod staff;
+mod tasks;
 
 pub use pipeline::{Holder, Inbound, Received, TurnEvent, TurnPlan, MAX_MESSAGE_CHARS};
 

@@ -10,6 +10,7 @@ mod access;
 mod auth;
 mod browser;
 mod browser_chat;
+mod business;
 mod cli;
 mod conversations;
 mod isolation;

@@ -1,0 +1,2 @@
+DROP INDEX conversations_recent;
+DROP TABLE tasks;
