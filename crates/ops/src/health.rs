@@ -151,6 +151,25 @@ pub async fn metrics(State(ops): State<Ops>) -> Response {
         let _ = writeln!(out, "frontdesk_db_pool_connections{{pool=\"{name}\",state=\"idle\"}} {idle}");
         let _ = writeln!(out, "frontdesk_db_pool_connections{{pool=\"{name}\",state=\"max\"}} {max}");
     }
+    if let Some(w) = ops.db.sqlite_writer_stats() {
+        // Group commit: transactions / commits is the batch size, i.e. how many transactions
+        // share one fsync; `waiting` shows contention for SQLite's single writer.
+        out.push_str(
+            "# HELP frontdesk_sqlite_transactions_total Write transactions committed durably.\n\
+             # TYPE frontdesk_sqlite_transactions_total counter\n",
+        );
+        let _ = writeln!(out, "frontdesk_sqlite_transactions_total {}", w.transactions);
+        out.push_str(
+            "# HELP frontdesk_sqlite_commits_total Physical commits (fsyncs) that made them durable.\n\
+             # TYPE frontdesk_sqlite_commits_total counter\n",
+        );
+        let _ = writeln!(out, "frontdesk_sqlite_commits_total {}", w.batches);
+        out.push_str(
+            "# HELP frontdesk_sqlite_writer_waiting Write transactions waiting for the writer.\n\
+             # TYPE frontdesk_sqlite_writer_waiting gauge\n",
+        );
+        let _ = writeln!(out, "frontdesk_sqlite_writer_waiting {}", w.waiting);
+    }
     out.push_str(
         "# HELP frontdesk_uptime_seconds Seconds since the process started.\n# TYPE frontdesk_uptime_seconds gauge\n",
     );

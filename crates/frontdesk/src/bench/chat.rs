@@ -105,6 +105,8 @@ struct Cost {
     switches: f64,
     /// CPU time of this process (load generator and stand-in model) per turn.
     harness_cpu_us: f64,
+    /// SQLite: write transactions per physical commit (fsync) during the run.
+    tx_per_commit: Option<f64>,
 }
 
 pub async fn chat(options: ChatBench) -> Result<(), AppError> {
@@ -119,7 +121,8 @@ pub async fn chat(options: ChatBench) -> Result<(), AppError> {
     println!("rate limits raised. Model: stand-in OpenAI-compatible server answering at once, streamed.");
     println!("Load generator and stand-in share the machine's cores with the server: figures are conservative.");
     println!("CPU/turn and switches/turn: the server process (CPU time, context switches of all its threads);");
-    println!("harness: this process's CPU per turn (load generator and stand-in model).\n");
+    println!("harness: this process's CPU per turn (load generator and stand-in model);");
+    println!("tx/fsync: SQLite write transactions per physical commit (group commit's batch size).\n");
     let standin = StandIn::start().await;
     standin.always(Reply::Text(ANSWER.into()));
     standin.set_shape(Shape { chunks: 6, ..Shape::default() });
@@ -183,8 +186,18 @@ async fn measure_backend(
 
     println!("{label}");
     println!(
-        "  {:<18} {:>4} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "endpoint", "conc", "turns/s", "p50 ms", "p99 ms", "TTFT p50", "TTFT p99", "CPU/turn", "switches", "harness"
+        "  {:<18} {:>4} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "endpoint",
+        "conc",
+        "turns/s",
+        "p50 ms",
+        "p99 ms",
+        "TTFT p50",
+        "TTFT p99",
+        "CPU/turn",
+        "switches",
+        "harness",
+        "tx/fsync"
     );
     let mut at_16 = None;
     for endpoint in [Endpoint::Chat, Endpoint::Stream] {
@@ -194,6 +207,7 @@ async fn measure_backend(
                 let warm = (options.turns / 10).max(concurrency * options.turns_per_visitor);
                 run_load(&client, &server.base, endpoint, warm, options.turns_per_visitor, concurrency).await?;
                 let before = Counters::of(server.pid).zip(Counters::of(std::process::id()));
+                let writer_before = writer_counters(&client, &server.base).await;
                 let started = Instant::now();
                 let turns =
                     run_load(&client, &server.base, endpoint, options.turns, options.turns_per_visitor, concurrency)
@@ -201,10 +215,16 @@ async fn measure_backend(
                 let elapsed = started.elapsed();
                 let n = turns.len() as f64;
                 let after = Counters::of(server.pid).zip(Counters::of(std::process::id()));
+                let writer_after = writer_counters(&client, &server.base).await;
+                let tx_per_commit = writer_before
+                    .zip(writer_after)
+                    .filter(|((_, c0), (_, c1))| c1 > c0)
+                    .map(|((t0, c0), (t1, c1))| (t1 - t0) as f64 / (c1 - c0) as f64);
                 let cost = before.zip(after).map(|((a, ha), (b, hb))| Cost {
                     cpu_us: (b.cpu_secs - a.cpu_secs) * 1e6 / n,
                     switches: (b.switches - a.switches) as f64 / n,
                     harness_cpu_us: (hb.cpu_secs - ha.cpu_secs) * 1e6 / n,
+                    tx_per_commit,
                 });
                 let row = figures(turns, elapsed, cost);
                 if best.as_ref().is_none_or(|b| row.turns_per_sec > b.turns_per_sec) {
@@ -214,7 +234,7 @@ async fn measure_backend(
             let Some(row) = best else { continue };
             let ms = |v: Option<f64>| v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into());
             println!(
-                "  {:<18} {:>4} {:>8.0} {:>8.2} {:>8.2} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "  {:<18} {:>4} {:>8.0} {:>8.2} {:>8.2} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
                 endpoint.label(),
                 concurrency,
                 row.turns_per_sec,
@@ -225,6 +245,7 @@ async fn measure_backend(
                 row.cost.map(|c| format!("{:.0} µs", c.cpu_us)).unwrap_or_else(|| "-".into()),
                 row.cost.map(|c| format!("{:.1}", c.switches)).unwrap_or_else(|| "-".into()),
                 row.cost.map(|c| format!("{:.0} µs", c.harness_cpu_us)).unwrap_or_else(|| "-".into()),
+                row.cost.and_then(|c| c.tx_per_commit).map(|t| format!("{t:.1}")).unwrap_or_else(|| "-".into()),
             );
             if endpoint == Endpoint::Chat && concurrency == 16 {
                 at_16 = Some((row.turns_per_sec, row.p99_ms));
@@ -477,6 +498,16 @@ impl Server {
         let _ = std::fs::remove_dir_all(&self.dir);
         Ok(())
     }
+}
+
+/// SQLite's write transactions and physical commits so far, from the server's `/metrics`
+/// (`None` on PostgreSQL).
+async fn writer_counters(client: &reqwest::Client, base: &str) -> Option<(u64, u64)> {
+    let text = client.get(format!("{base}/metrics")).send().await.ok()?.text().await.ok()?;
+    let value = |name: &str| {
+        text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.parse().ok()))
+    };
+    value("frontdesk_sqlite_transactions_total").zip(value("frontdesk_sqlite_commits_total"))
 }
 
 /// What a process has spent so far, over all its threads.

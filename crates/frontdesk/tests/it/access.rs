@@ -185,6 +185,15 @@ async fn health_metrics_and_docs(app: &TestApp) {
     );
     assert!(metrics.contains("frontdesk_jobs{state=\"queued\"}"));
     assert!(metrics.contains("frontdesk_http_request_duration_seconds_bucket"));
+    // SQLite's group commit reports its batches (transactions per fsync); PostgreSQL has none.
+    let sqlite = app.db.backend() == frontdesk_store::Backend::Sqlite;
+    let counter =
+        |name: &str| metrics.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<u64>().ok());
+    match (counter("frontdesk_sqlite_transactions_total"), counter("frontdesk_sqlite_commits_total")) {
+        (Some(tx), Some(commits)) => assert!(sqlite && tx >= commits && commits > 0, "{tx} {commits}"),
+        (None, None) => assert!(!sqlite, "{metrics}"),
+        other => panic!("half the writer's counters: {other:?}"),
+    }
     let doc: Value =
         app.client.get(app.at("/api/openapi.json")).send().await.expect("send").json().await.expect("json");
     assert!(doc["paths"]["/api/v1/members/{member_id}"]["patch"]["description"]
