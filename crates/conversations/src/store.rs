@@ -296,6 +296,19 @@ pub async fn latest_conversation_locked(
     row.as_ref().map(conversation_from_row).transpose()
 }
 
+/// Serialises the transactions that may create the contact or the conversation of `address` on
+/// `channel` until the transaction ends: two first messages from one new address (a customer
+/// sending twice in a row) must make one contact and one conversation, not two or an error.
+/// PostgreSQL: a transaction-scoped advisory lock on the address; SQLite's write transactions
+/// are already one at a time.
+pub async fn lock_address(tx: &mut TenantTx, channel: Channel, address: &str) -> StoreResult<()> {
+    if tx.backend() == frontdesk_store::Backend::Postgres {
+        let key = format!("{}:{}:{address}", tx.tid(), channel.as_str());
+        query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind(key).execute(tx.conn()).await?;
+    }
+    Ok(())
+}
+
 /// The latest conversation on `channel` of the contact reachable at `address` there, locked like
 /// [`latest_conversation_locked`] — one query for the common case of every message after the
 /// first. `None` when the address is unknown or its contact has no conversation on the channel.

@@ -165,3 +165,51 @@ async fn turns_store_reply_usage_and_summary_together_sqlite() {
 async fn turns_store_reply_usage_and_summary_together_postgres() {
     turns_store_reply_usage_and_summary_together(true).await;
 }
+
+/// Several first messages from one new address at once (a customer sending twice in a row on a
+/// channel that delivers concurrently): every message is stored, in one contact's one conversation.
+async fn first_messages_at_once_make_one_contact(postgres: bool) {
+    let h = Harness::start(postgres).await;
+    let sends: Vec<_> = (0..8)
+        .map(|i| {
+            let (conversations, tenant) = (h.conversations.clone(), h.tenant.clone());
+            tokio::spawn(async move {
+                let inbound = Inbound {
+                    channel: Channel::Web,
+                    address: "vis_twice".into(),
+                    contact: NewContact::default(),
+                    text: format!("Hello, message {i}"),
+                    attachments: Vec::new(),
+                    client_message_id: None,
+                    provider_message_id: None,
+                };
+                conversations.receive(&tenant, inbound, false).await
+            })
+        })
+        .collect();
+    let mut conversations = Vec::new();
+    for send in sends {
+        let received = send.await.expect("task").expect("every first message is stored");
+        conversations.push(received.conversation.id);
+    }
+    conversations.dedup();
+    assert_eq!(conversations.len(), 1, "one conversation: {conversations:?}");
+    let mut tx = h.db.tenant_read(&h.tenant.id).await.expect("tx");
+    let contact = store::contact_by_identity(&mut tx, Channel::Web, "vis_twice").await.expect("read").expect("contact");
+    let all = store::contact_conversations(&mut tx, &contact).await.expect("read");
+    assert_eq!(all.len(), 1);
+    let messages = store::latest_messages(&mut tx, &all[0].id, 50).await.expect("read");
+    assert_eq!(messages.len(), 8, "no message lost");
+    drop(tx);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_messages_at_once_make_one_contact_sqlite() {
+    first_messages_at_once_make_one_contact(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_messages_at_once_make_one_contact_postgres() {
+    first_messages_at_once_make_one_contact(true).await;
+}

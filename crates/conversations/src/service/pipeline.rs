@@ -170,6 +170,9 @@ impl Conversations {
             match store::latest_conversation_at_address(&mut tx, inbound.channel, &inbound.address).await? {
                 Some(c) => (c.contact_id.clone(), Some(c)),
                 None => {
+                    // A contact's first message (or first on this channel): creating them must
+                    // not race another first message; reads after the lock see its commit.
+                    store::lock_address(&mut tx, inbound.channel, &inbound.address).await?;
                     let contact_id =
                         match store::contact_by_identity(&mut tx, inbound.channel, &inbound.address).await? {
                             Some(id) => id,
