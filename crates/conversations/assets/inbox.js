@@ -10,6 +10,8 @@
   const RETRY_MIN = 2000;
   const RETRY_MAX = 60000;
   const TYPING_MS = 8000;
+  // Least time between two "staff is typing" hints sent while a reply is written.
+  const TYPING_HINT_MS = 4000;
 
   const parse = (s) => {
     try {
@@ -301,6 +303,25 @@
       }
     };
     const fetchMessages = coalesce(catchUp, 150);
+
+    // While a reply is being written, the customer sees that someone is typing (at most one
+    // hint every few seconds; the widget shows it for a while after each).
+    const replyForm = document.getElementById("reply-form");
+    const replyText = document.getElementById("f-text");
+    const csrf = replyForm && replyForm.querySelector("input[name=_csrf]");
+    let typingSent = 0;
+    if (replyText && csrf) {
+      replyText.addEventListener("input", () => {
+        const now = Date.now();
+        if (now - typingSent < TYPING_HINT_MS || !replyText.value.trim()) return;
+        typingSent = now;
+        fetch("/api/v1/conversations/" + encodeURIComponent(id) + "/typing", {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "x-csrf-token": csrf.value },
+        }).catch(() => {});
+      });
+    }
     const refreshState = coalesce(async () => {
       // The conversation's own page (the address bar may show a form's address after an error).
       const doc = await fetchPage("/app/inbox/" + encodeURIComponent(id));
@@ -312,7 +333,16 @@
     };
     follow(
       "/api/v1/conversations/events?conversation=" + encodeURIComponent(id),
-      { message: changed, status: changed, changed, resync: changed, typing: () => setTyping(true) },
+      {
+        message: changed,
+        status: changed,
+        changed,
+        resync: changed,
+        // A colleague's (or this page's own) typing is not the customer's or the assistant's.
+        typing: (d) => {
+          if (!d || d.author !== "staff") setTyping(true);
+        },
+      },
       (on) => {
         if (on) changed();
       },

@@ -31,6 +31,7 @@ pub fn router(conversations: Conversations, identity: Identity) -> OpenApiRouter
         .routes(routes!(get_conversation))
         .routes(routes!(list_messages, post_message))
         .routes(routes!(take_over))
+        .routes(routes!(typing))
         .routes(routes!(hand_back))
         .routes(routes!(resolve))
         .routes(routes!(put_assignee))
@@ -208,6 +209,18 @@ async fn post_message(
     let staff = staff_of(&s.identity, &p).await?;
     let m = s.conversations.reply(p.tenant()?, &id, &staff, &body.text, &actor).await?;
     Ok((axum::http::StatusCode::CREATED, Json(m)).into_response())
+}
+
+/// Staff is typing
+///
+/// A live hint to the customer's widget and to other staff following the conversation; the
+/// inbox sends it at most every few seconds while a reply is being written. Nothing is stored.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/typing", tag = "conversations",
+    params(("id" = String, Path,)), responses((status = 204), (status = 404, body = Problem)),
+    security(("bearer" = ["conversations:reply"])))]
+async fn typing(State(s): State<ApiState>, p: Principal, ApiPath(id): ApiPath<ConversationId>) -> Result<Response> {
+    s.conversations.staff_typing(p.tenant()?, &id).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
 /// Take over

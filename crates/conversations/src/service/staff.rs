@@ -131,6 +131,19 @@ impl Conversations {
         Ok((c, notices))
     }
 
+    /// Tells whoever follows the conversation (the customer's widget, other staff) that a
+    /// team member is typing: a live hint, nothing is stored. The conversation must be the
+    /// tenant's.
+    pub async fn staff_typing(&self, tenant: &TenantId, id: &ConversationId) -> Result<()> {
+        let mut tx = self.inner.db.tenant_read(tenant).await?;
+        if store::conversation(&mut tx, id).await?.is_none() {
+            return Err(Error::NotFound);
+        }
+        drop(tx);
+        self.publish(tenant, LiveEvent::Typing { conversation_id: id.clone(), author: "staff".into() }).await;
+        Ok(())
+    }
+
     /// A staff message to the customer. Replying takes the conversation over (the assistant
     /// stops) and ends the customer's wait for a human.
     pub async fn reply(

@@ -246,6 +246,14 @@ async fn visitor_chats_in_the_widget_and_staff_take_over_live() {
 
     // Reply as staff: the visitor sees it without reloading.
     staff.fill("#f-text", STAFF_REPLY).await;
+    // While staff write, the visitor sees that someone is typing.
+    until(
+        &visitor,
+        "the team typing in the widget",
+        "const t = r && r.querySelector('[data-fd=typing]'); return !!(t && !t.hidden);",
+        vec![],
+    )
+    .await;
     staff.click("#reply-submit").await;
     wait_for_in(&staff, "#messages", STAFF_REPLY).await;
     until(

@@ -54,6 +54,15 @@ async fn handoff_and_handback(app: &TestApp) {
     assert!(named(&events, "delta").is_empty() && named(&events, "message").is_empty(), "{events:?}");
     assert_eq!(named(&events, "status")[0]["status"], "handed_off");
 
+    // Staff start writing: the visitor sees someone typing (another tenant's staff cannot).
+    let typing_at =
+        |token: &str| app.client.post(app.at(&format!("{base}/typing"))).bearer_auth(token.to_owned()).send();
+    assert_eq!(typing_at(&t.access_token).await.expect("send").status(), 204);
+    let typing = live.until(deadline, |e| e.name == "typing").await;
+    assert_eq!(typing.data["author"], "staff", "{typing:?}");
+    let other = app.tenant("Other Staffed Studio").await;
+    assert_eq!(typing_at(&other.access_token).await.expect("send").status(), 404);
+
     let staff_text = "Hi, this is the front desk. Friday 18:00 has two places left.";
     let reply = staff_post(app, &t.access_token, &format!("{base}/messages"), Some(json!({"text": staff_text}))).await;
     assert_eq!(reply["author"], "staff");
