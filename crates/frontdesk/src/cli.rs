@@ -273,8 +273,8 @@ pub enum BenchCommand {
         /// Concurrent clients, comma-separated.
         #[arg(long, value_delimiter = ',', default_values_t = [1, 16, 64])]
         concurrency: Vec<usize>,
-        /// Runs per row; the fastest is shown (on a shared machine, noise only slows a run down).
-        #[arg(long, default_value_t = 1)]
+        /// Runs per row; the median run by throughput is shown (this machine's noise goes both ways).
+        #[arg(long, default_value_t = 3)]
         runs: usize,
         /// Log filter of the measured server, whose log then goes to stderr [default: the
         /// production default, info, discarded].
