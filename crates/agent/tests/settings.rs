@@ -9,7 +9,8 @@ use frontdesk_agent::{ChatMessage, ChatRequest, ModelSettings};
 use frontdesk_kernel::crypto::Keyring;
 use frontdesk_kernel::TenantId;
 use frontdesk_store::audit::Actor;
-use frontdesk_store::{Db, DbConfig, Migration};
+use frontdesk_store::testing::TestDb;
+use frontdesk_store::{Db, Migration};
 use serde_json::json;
 
 /// The agent's tables reference `tenants` (identity's); a bare one stands in for it here.
@@ -23,44 +24,20 @@ const TENANTS: Migration = Migration {
     postgres_down: "DROP TABLE tenants;",
 };
 
-fn admin_url() -> String {
-    std::env::var("FRONTDESK_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-async fn pg_exec(sql: &str) {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&admin_url()).await.expect("connect to the test PostgreSQL");
-    sqlx::query(sql).execute(&mut conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
-    let _ = conn.close().await;
-}
-
 struct Harness {
     db: Db,
     settings: ModelSettings,
-    pg: Option<String>,
+    test_db: TestDb,
 }
 
 impl Harness {
     async fn start(postgres: bool) -> Harness {
-        let body = frontdesk_kernel::id::new_body().to_lowercase();
-        let (url, pg) = if postgres {
-            let name = format!("fd_agent_{body}");
-            pg_exec(&format!("CREATE DATABASE {name}")).await;
-            let admin = admin_url();
-            let (prefix, _) = admin.rsplit_once('/').expect("admin URL ends with /<database>");
-            (format!("{prefix}/{name}"), Some(name))
-        } else {
-            let path = std::env::temp_dir().join(format!("fd-agent-{body}.db"));
-            (format!("sqlite://{}?mode=rwc", path.display()), None)
-        };
-        let mut config = DbConfig::new(url);
-        config.max_connections = 4;
         let migrations = [frontdesk_store::MIGRATIONS, &[TENANTS], frontdesk_agent::MIGRATIONS].concat();
-        frontdesk_store::migrate::run(&config, &migrations).await.expect("migrate");
-        let db = Db::connect(&config).await.expect("connect");
+        let test_db = TestDb::create(postgres, "agent", &migrations, |_| {}).await.expect("test database");
+        let db = test_db.db.clone();
         let keys = Keyring::new(&[7u8; 32], &[]).expect("keyring");
         let settings = ModelSettings::new(db.clone(), keys, None).expect("settings");
-        Harness { db, settings, pg }
+        Harness { db, settings, test_db }
     }
 
     async fn tenant(&self) -> TenantId {
@@ -87,10 +64,7 @@ impl Harness {
     }
 
     async fn stop(self) {
-        self.db.close().await;
-        if let Some(name) = self.pg {
-            pg_exec(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
-        }
+        self.test_db.drop_database().await.expect("drop the test database");
     }
 }
 

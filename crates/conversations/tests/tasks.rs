@@ -14,20 +14,10 @@ use frontdesk_kernel::crypto::Keyring;
 use frontdesk_kernel::time::now_ms;
 use frontdesk_kernel::Error;
 use frontdesk_store::audit::Actor;
-use frontdesk_store::{Db, DbConfig};
+use frontdesk_store::testing::TestDb;
+use frontdesk_store::Db;
 use frontdesk_web::RateLimiter;
 use std::sync::Arc;
-
-fn admin_url() -> String {
-    std::env::var("FRONTDESK_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-async fn pg_exec(sql: &str) {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&admin_url()).await.expect("connect to the test PostgreSQL");
-    sqlx::query(sql).execute(&mut conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
-    let _ = conn.close().await;
-}
 
 struct Harness {
     db: Db,
@@ -35,24 +25,12 @@ struct Harness {
     tenant: Tenant,
     other: Tenant,
     owner_email: String,
-    pg: Option<String>,
+    test_db: TestDb,
 }
 
 impl Harness {
     async fn start(postgres: bool) -> Harness {
         let body = frontdesk_kernel::id::new_body().to_lowercase();
-        let (url, pg) = if postgres {
-            let name = format!("fd_tasks_{body}");
-            pg_exec(&format!("CREATE DATABASE {name}")).await;
-            let admin = admin_url();
-            let (prefix, _) = admin.rsplit_once('/').expect("admin URL ends with /<database>");
-            (format!("{prefix}/{name}"), Some(name))
-        } else {
-            let path = std::env::temp_dir().join(format!("fd-tasks-{body}.db"));
-            (format!("sqlite://{}?mode=rwc", path.display()), None)
-        };
-        let mut config = DbConfig::new(url);
-        config.max_connections = 4;
         let migrations = [
             frontdesk_store::MIGRATIONS,
             frontdesk_identity::MIGRATIONS,
@@ -60,8 +38,8 @@ impl Harness {
             frontdesk_conversations::MIGRATIONS,
         ]
         .concat();
-        frontdesk_store::migrate::run(&config, &migrations).await.expect("migrate");
-        let db = Db::connect(&config).await.expect("connect");
+        let test_db = TestDb::create(postgres, "tasks", &migrations, |_| {}).await.expect("test database");
+        let db = test_db.db.clone();
         let keys = Keyring::new(&[7u8; 32], &[]).expect("keyring");
         let identity =
             Identity::new(db.clone(), keys.clone(), Arc::new(RateLimiter::in_memory()), IdentityConfig::default());
@@ -86,7 +64,7 @@ impl Harness {
         let conversations = Conversations::new(db.clone(), keys, LiveHub::in_process(), Arc::new(assistant), identity);
         let (other, _) = tenants.pop().expect("second tenant");
         let (tenant, owner_email) = tenants.pop().expect("first tenant");
-        Harness { db, conversations, tenant, other, owner_email, pg }
+        Harness { db, conversations, tenant, other, owner_email, test_db }
     }
 
     /// A customer message on the web chat (answered in place by the built-in assistant).
@@ -111,10 +89,7 @@ impl Harness {
     }
 
     async fn stop(self) {
-        self.db.close().await;
-        if let Some(name) = self.pg {
-            pg_exec(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
-        }
+        self.test_db.drop_database().await.expect("drop the test database");
     }
 }
 

@@ -7,7 +7,7 @@ use frontdesk_insights::business::{BusinessFeed, Count, SourceFuture, Window, BU
 use frontdesk_insights::model::Resolution;
 use frontdesk_insights::{BusinessMetrics, Insights};
 use frontdesk_kernel::{Error, TenantId};
-use frontdesk_store::{Db, DbConfig};
+use frontdesk_store::testing::TestDb;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 
@@ -46,22 +46,15 @@ impl BusinessMetrics for Events {
     }
 }
 
-async fn open() -> Db {
-    let path = std::env::temp_dir().join(format!("fd-business-{}.db", frontdesk_kernel::id::new_body()));
-    let config = DbConfig::new(format!("sqlite://{}?mode=rwc", path.display()));
-    let migrations = [frontdesk_store::MIGRATIONS, frontdesk_insights::MIGRATIONS].concat();
-    frontdesk_store::migrate::run(&config, &migrations).await.expect("migrate");
-    Db::connect(&config).await.expect("connect")
-}
-
 async fn raw_points(insights: &Insights, tenant: &TenantId, metric: &str) -> Vec<(i64, f64)> {
     let points = insights.data(tenant, metric, None, Resolution::Raw, 0, i64::MAX / 2).await.expect("data");
     points.into_iter().map(|p| (p.t, p.value)).collect()
 }
 
-#[tokio::test]
-async fn feed_closes_buckets_once() {
-    let db = open().await;
+async fn feed_closes_buckets_once(postgres: bool) {
+    let migrations = [frontdesk_store::MIGRATIONS, frontdesk_insights::MIGRATIONS].concat();
+    let test_db = TestDb::create(postgres, "business", &migrations, |_| {}).await.expect("test database");
+    let db = test_db.db.clone();
     let insights = Insights::new(db.clone());
     let source = Arc::new(Events::default());
     let feed = BusinessFeed::new(insights.clone(), vec![source.clone()]);
@@ -121,5 +114,15 @@ async fn feed_closes_buckets_once() {
     }
     assert!(raw_points(&insights, &busy, "bookings").await.is_empty(), "the batch was refused as a whole");
 
-    db.close().await;
+    test_db.drop_database().await.expect("drop the test database");
+}
+
+#[tokio::test]
+async fn feed_closes_buckets_once_sqlite() {
+    feed_closes_buckets_once(false).await;
+}
+
+#[tokio::test]
+async fn feed_closes_buckets_once_postgres() {
+    feed_closes_buckets_once(true).await;
 }

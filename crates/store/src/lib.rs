@@ -24,6 +24,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod migrate;
 mod shared_error;
+pub mod testing;
 mod tx;
 
 pub use db::{Backend, Db, DbConfig};

@@ -10,7 +10,8 @@ use frontdesk_kernel::TenantId;
 use frontdesk_knowledge::model::*;
 use frontdesk_knowledge::{IngestOutcome, Knowledge, KnowledgeConfig, Upload};
 use frontdesk_store::audit::Actor;
-use frontdesk_store::{Db, DbConfig};
+use frontdesk_store::testing::TestDb;
+use frontdesk_store::Db;
 use futures_util::future::BoxFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,7 +25,7 @@ pub enum Engine {
 pub struct Harness {
     pub db: Db,
     pub knowledge: Knowledge,
-    pg: Option<String>,
+    test_db: TestDb,
 }
 
 /// Words to a fixed direction each, summed and normalised: texts sharing words are close. A
@@ -60,56 +61,28 @@ impl Embedder for WordVectors {
     }
 }
 
-pub fn admin_url() -> String {
-    std::env::var("FRONTDESK_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-async fn pg_exec(sql: &str) {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&admin_url()).await.expect("connect to the test PostgreSQL");
-    sqlx::query(sql).execute(&mut conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
-    let _ = conn.close().await;
-}
-
 pub async fn harness(
     engine: Engine,
     embedder: Option<Arc<dyn Embedder>>,
     tweak: impl FnOnce(&mut KnowledgeConfig),
 ) -> Harness {
-    let body = frontdesk_kernel::id::new_body().to_lowercase();
-    let (url, pg) = match engine {
-        Engine::Sqlite => {
-            let path = std::env::temp_dir().join(format!("fd-knowledge-{body}.db"));
-            (format!("sqlite://{}?mode=rwc", path.display()), None)
-        }
-        Engine::Postgres => {
-            let name = format!("fd_kn_{body}");
-            pg_exec(&format!("CREATE DATABASE {name}")).await;
-            let admin = admin_url();
-            let (prefix, _) = admin.rsplit_once('/').expect("admin URL ends with /<database>");
-            (format!("{prefix}/{name}"), Some(name))
-        }
-    };
-    let mut config = DbConfig::new(url);
-    config.max_connections = 4;
-    config.sqlite_synchronous = "NORMAL".into();
     let migrations = [frontdesk_store::MIGRATIONS, frontdesk_knowledge::MIGRATIONS].concat();
-    frontdesk_store::migrate::run(&config, &migrations).await.expect("migrate");
-    let db = Db::connect(&config).await.expect("connect");
+    let postgres = matches!(engine, Engine::Postgres);
+    let test_db = TestDb::create(postgres, "kn", &migrations, |c| c.sqlite_synchronous = "NORMAL".into())
+        .await
+        .expect("test database");
+    let db = test_db.db.clone();
     let mut kc = KnowledgeConfig::default();
     kc.outbound.allow_hosts = vec!["127.0.0.1".into()];
     kc.outbound.timeout = std::time::Duration::from_secs(5);
     tweak(&mut kc);
     let knowledge = Knowledge::new(db.clone(), kc, embedder).expect("service");
-    Harness { db, knowledge, pg }
+    Harness { db, knowledge, test_db }
 }
 
 impl Harness {
     pub async fn stop(self) {
-        self.db.close().await;
-        if let Some(name) = self.pg {
-            pg_exec(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
-        }
+        self.test_db.drop_database().await.expect("drop the test database");
     }
 
     /// Uploads a file and ingests it now.
