@@ -47,6 +47,10 @@ pub struct DetectorParams {
     /// A residual larger than this many scales is clipped before it updates a scale, so one
     /// anomaly does not inflate the notion of normal noise. 4.
     pub scale_clip: f64,
+    /// Errors larger than this many scales are clipped before they update a seasonal model's
+    /// squared error, which picks the model in use. 16: a sharp daily step the model does not
+    /// forecast counts with its full size, an outage of hundreds of scales does not decide.
+    pub choice_clip: f64,
     /// Quantile of normalised residuals taken as "the usual worst" (surprise 0 below it).
     /// 0.99: one point in a hundred may reach it without surprise.
     pub quantile: f64,
@@ -121,6 +125,7 @@ impl Default for DetectorParams {
             error_horizon: 500.0,
             scale_horizon: 300.0,
             scale_clip: 4.0,
+            choice_clip: 16.0,
             quantile: 0.99,
             tail_rate: 0.01,
             quantile_rate: 0.02,
