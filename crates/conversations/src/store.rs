@@ -463,55 +463,54 @@ pub async fn save_conversation_state(tx: &mut TenantTx, c: &Conversation) -> Sto
 /// same customer message), which makes re-sends and retried turns no-ops. Also moves the
 /// conversation's last activity.
 pub async fn insert_message(tx: &mut TenantTx, m: &Message) -> StoreResult<bool> {
+    const INSERT: &str = "INSERT INTO messages (tenant_id, id, conversation_id, author, author_id, author_name, body,
+            content, attachments, client_message_id, reply_to, specialist, tools, model, tokens_in, tokens_out,
+            latency_ms, provider_message_id, delivery, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+         ON CONFLICT DO NOTHING";
+    const SUMMARY: &str = "UPDATE conversations SET last_message_at = $20, last_preview = $21, last_author = $4,
+            message_count = message_count + 1, updated_at = $20
+         WHERE tenant_id = $1 AND id = $3";
+    // The message and the conversation's summary in one round trip (every chat turn stores two
+    // messages): PostgreSQL updates through a CTE only when the insert happened; SQLite runs both
+    // statements in one command (its `$N` parameters are shared), the update guarded by
+    // `changes()`, the rows the insert just made.
+    let sql = match tx.backend() {
+        frontdesk_store::Backend::Postgres => {
+            format!("WITH inserted AS ({INSERT} RETURNING 1) {SUMMARY} AND EXISTS (SELECT 1 FROM inserted)")
+        }
+        frontdesk_store::Backend::Sqlite => format!("{INSERT}; {SUMMARY} AND changes() > 0"),
+    };
     let tid = tx.tid().to_owned();
     let trace = m.trace.clone().unwrap_or_default();
-    let n = query(
-        "INSERT INTO messages (tenant_id, id, conversation_id, author, author_id, author_name, body, content,
-            attachments, client_message_id, reply_to, specialist, tools, model, tokens_in, tokens_out, latency_ms,
-            provider_message_id, delivery, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(&tid)
-    .bind(m.id.as_str())
-    .bind(m.conversation_id.as_str())
-    .bind(m.author.as_str())
-    .bind(&m.author_id)
-    .bind(&m.author_name)
-    .bind(&m.text)
-    .bind((!m.content.is_empty()).then(|| to_json(&m.content)))
-    .bind((!m.attachments.is_empty()).then(|| to_json(&m.attachments)))
-    .bind(&m.client_message_id)
-    .bind(m.reply_to.as_ref().map(MessageId::as_str))
-    .bind(&trace.specialist)
-    .bind((!trace.tools.is_empty()).then(|| to_json(&trace.tools)))
-    .bind(&trace.model)
-    .bind(trace.tokens_in)
-    .bind(trace.tokens_out)
-    .bind(trace.latency_ms)
-    .bind(&m.provider_message_id)
-    .bind(m.delivery.as_str())
-    .bind(m.created_at)
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
-    if n == 0 {
-        return Ok(false);
-    }
     let preview: String = m.text.chars().take(140).collect();
-    query(
-        "UPDATE conversations SET last_message_at = $3, last_preview = $4, last_author = $5,
-            message_count = message_count + 1, updated_at = $3
-         WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(&tid)
-    .bind(m.conversation_id.as_str())
-    .bind(m.created_at)
-    .bind(preview)
-    .bind(m.author.as_str())
-    .execute(tx.conn())
-    .await?;
-    Ok(true)
+    let changed = query(&sql)
+        .bind(&tid)
+        .bind(m.id.as_str())
+        .bind(m.conversation_id.as_str())
+        .bind(m.author.as_str())
+        .bind(&m.author_id)
+        .bind(&m.author_name)
+        .bind(&m.text)
+        .bind((!m.content.is_empty()).then(|| to_json(&m.content)))
+        .bind((!m.attachments.is_empty()).then(|| to_json(&m.attachments)))
+        .bind(&m.client_message_id)
+        .bind(m.reply_to.as_ref().map(MessageId::as_str))
+        .bind(&trace.specialist)
+        .bind((!trace.tools.is_empty()).then(|| to_json(&trace.tools)))
+        .bind(&trace.model)
+        .bind(trace.tokens_in)
+        .bind(trace.tokens_out)
+        .bind(trace.latency_ms)
+        .bind(&m.provider_message_id)
+        .bind(m.delivery.as_str())
+        .bind(m.created_at)
+        .bind(preview)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+    // A re-sent message (same id, or the one reply a message may have) changes nothing.
+    Ok(changed > 0)
 }
 
 pub async fn message(tx: &mut TenantTx, id: &MessageId) -> StoreResult<Option<Message>> {
