@@ -459,32 +459,48 @@ pub async fn save_conversation_state(tx: &mut TenantTx, c: &Conversation) -> Sto
 
 // ---- messages ----------------------------------------------------------------------------
 
+macro_rules! insert_message_sql {
+    () => {
+        "INSERT INTO messages (tenant_id, id, conversation_id, author, author_id, author_name, body,
+            content, attachments, client_message_id, reply_to, specialist, tools, model, tokens_in, tokens_out,
+            latency_ms, provider_message_id, delivery, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+         ON CONFLICT DO NOTHING"
+    };
+}
+macro_rules! conversation_summary_sql {
+    () => {
+        "UPDATE conversations SET last_message_at = $20, last_preview = $21, last_author = $4,
+            message_count = message_count + 1, updated_at = $20
+         WHERE tenant_id = $1 AND id = $3"
+    };
+}
+// The message and the conversation's summary in one round trip (every chat turn stores two
+// messages): PostgreSQL updates through a CTE only when the insert happened; SQLite runs both
+// statements in one command (its `$N` parameters are shared), the update guarded by `changes()`,
+// the rows the insert just made.
+const INSERT_MESSAGE_POSTGRES: &str = concat!(
+    "WITH inserted AS (",
+    insert_message_sql!(),
+    " RETURNING 1) ",
+    conversation_summary_sql!(),
+    " AND EXISTS (SELECT 1 FROM inserted)"
+);
+const INSERT_MESSAGE_SQLITE: &str =
+    concat!(insert_message_sql!(), "; ", conversation_summary_sql!(), " AND changes() > 0");
+
 /// Stores a message; false when it already exists (same client message id, or an answer to the
 /// same customer message), which makes re-sends and retried turns no-ops. Also moves the
 /// conversation's last activity.
 pub async fn insert_message(tx: &mut TenantTx, m: &Message) -> StoreResult<bool> {
-    const INSERT: &str = "INSERT INTO messages (tenant_id, id, conversation_id, author, author_id, author_name, body,
-            content, attachments, client_message_id, reply_to, specialist, tools, model, tokens_in, tokens_out,
-            latency_ms, provider_message_id, delivery, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-         ON CONFLICT DO NOTHING";
-    const SUMMARY: &str = "UPDATE conversations SET last_message_at = $20, last_preview = $21, last_author = $4,
-            message_count = message_count + 1, updated_at = $20
-         WHERE tenant_id = $1 AND id = $3";
-    // The message and the conversation's summary in one round trip (every chat turn stores two
-    // messages): PostgreSQL updates through a CTE only when the insert happened; SQLite runs both
-    // statements in one command (its `$N` parameters are shared), the update guarded by
-    // `changes()`, the rows the insert just made.
     let sql = match tx.backend() {
-        frontdesk_store::Backend::Postgres => {
-            format!("WITH inserted AS ({INSERT} RETURNING 1) {SUMMARY} AND EXISTS (SELECT 1 FROM inserted)")
-        }
-        frontdesk_store::Backend::Sqlite => format!("{INSERT}; {SUMMARY} AND changes() > 0"),
+        frontdesk_store::Backend::Postgres => INSERT_MESSAGE_POSTGRES,
+        frontdesk_store::Backend::Sqlite => INSERT_MESSAGE_SQLITE,
     };
     let tid = tx.tid().to_owned();
     let trace = m.trace.clone().unwrap_or_default();
     let preview: String = m.text.chars().take(140).collect();
-    let changed = query(&sql)
+    let changed = query(sql)
         .bind(&tid)
         .bind(m.id.as_str())
         .bind(m.conversation_id.as_str())

@@ -1,6 +1,9 @@
 //! Follow-up tasks, contact tags from workflows and the business-metric counts, against real
 //! SQLite and PostgreSQL (row-level security on).
 
+mod common;
+
+use common::Base;
 use frontdesk_conversations::metrics::{self, BucketCount};
 use frontdesk_conversations::model::{Channel, ContactId};
 use frontdesk_conversations::service::contact_actions::{self, ContactActionError, FollowUp};
@@ -8,15 +11,12 @@ use frontdesk_conversations::service::{Holder, Inbound, TurnPlan};
 use frontdesk_conversations::store::NewContact;
 use frontdesk_conversations::tasks::{CreateTaskRequest, TaskFilter, TaskStatus};
 use frontdesk_conversations::{Assistant, Conversations, LiveHub};
-use frontdesk_identity::model::{NewTenantRequest, Tenant};
-use frontdesk_identity::{Identity, IdentityConfig};
-use frontdesk_kernel::crypto::Keyring;
+use frontdesk_identity::model::Tenant;
 use frontdesk_kernel::time::now_ms;
 use frontdesk_kernel::Error;
 use frontdesk_store::audit::Actor;
 use frontdesk_store::testing::TestDb;
 use frontdesk_store::Db;
-use frontdesk_web::RateLimiter;
 use std::sync::Arc;
 
 struct Harness {
@@ -30,40 +30,13 @@ struct Harness {
 
 impl Harness {
     async fn start(postgres: bool) -> Harness {
-        let body = frontdesk_kernel::id::new_body().to_lowercase();
-        let migrations = [
-            frontdesk_store::MIGRATIONS,
-            frontdesk_identity::MIGRATIONS,
-            frontdesk_agent::MIGRATIONS,
-            frontdesk_conversations::MIGRATIONS,
-        ]
-        .concat();
-        let test_db = TestDb::create(postgres, "tasks", &migrations, |_| {}).await.expect("test database");
-        let db = test_db.db.clone();
-        let keys = Keyring::new(&[7u8; 32], &[]).expect("keyring");
-        let identity =
-            Identity::new(db.clone(), keys.clone(), Arc::new(RateLimiter::in_memory()), IdentityConfig::default());
-        let mut tenants = Vec::new();
-        for n in 0..2 {
-            let request = NewTenantRequest {
-                tenant_name: format!("Task Studio {n}"),
-                slug: Some(format!("tasks{n}-{}", &body[..8])),
-                time_zone: None,
-                locale: None,
-                industry: None,
-            };
-            let email = format!("owner{n}-{body}@tasks.test");
-            let (tenant, _) = identity
-                .create_tenant_with_owner(request, &email, "Owner", Some("a long test password"))
-                .await
-                .expect("tenant");
-            tenants.push((tenant, email));
-        }
+        let base = Base::start(postgres, "tasks").await;
+        let (tenant, owner_email) = base.tenant("Task Studio 0", "tasks0").await;
+        let (other, _) = base.tenant("Task Studio 1", "tasks1").await;
+        let Base { test_db, db, keys, identity, .. } = base;
         let models = frontdesk_agent::ModelSettings::new(db.clone(), keys.clone(), None).expect("models");
         let assistant = Assistant::new(models);
         let conversations = Conversations::new(db.clone(), keys, LiveHub::in_process(), Arc::new(assistant), identity);
-        let (other, _) = tenants.pop().expect("second tenant");
-        let (tenant, owner_email) = tenants.pop().expect("first tenant");
         Harness { db, conversations, tenant, other, owner_email, test_db }
     }
 

@@ -2,20 +2,20 @@
 //! stand-in model: the reply, the model's token usage and the summary the memory window asks
 //! for are stored with the turn's completion, and no job is left behind.
 
+mod common;
+
+use common::Base;
 use frontdesk_agent::testing::StandIn;
 use frontdesk_agent::ModelSettings;
 use frontdesk_conversations::model::{Channel, Message};
 use frontdesk_conversations::service::{Holder, Inbound, TurnPlan, SUMMARY_JOB};
 use frontdesk_conversations::store::{self, NewContact};
 use frontdesk_conversations::{Assistant, Conversations, LiveHub};
-use frontdesk_identity::model::{NewTenantRequest, Tenant};
-use frontdesk_identity::{Identity, IdentityConfig};
-use frontdesk_kernel::crypto::Keyring;
+use frontdesk_identity::model::Tenant;
 use frontdesk_store::audit::Actor;
 use frontdesk_store::jobs::{self, JobState};
 use frontdesk_store::testing::TestDb;
 use frontdesk_store::Db;
-use frontdesk_web::RateLimiter;
 use std::sync::Arc;
 
 struct Harness {
@@ -29,35 +29,9 @@ struct Harness {
 
 impl Harness {
     async fn start(postgres: bool) -> Harness {
-        let body = frontdesk_kernel::id::new_body().to_lowercase();
-        let migrations = [
-            frontdesk_store::MIGRATIONS,
-            frontdesk_identity::MIGRATIONS,
-            frontdesk_agent::MIGRATIONS,
-            frontdesk_conversations::MIGRATIONS,
-        ]
-        .concat();
-        let test_db = TestDb::create(postgres, "conv", &migrations, |_| {}).await.expect("test database");
-        let db = test_db.db.clone();
-        let keys = Keyring::new(&[9u8; 32], &[]).expect("keyring");
-        let identity =
-            Identity::new(db.clone(), keys.clone(), Arc::new(RateLimiter::in_memory()), IdentityConfig::default());
-        let request = NewTenantRequest {
-            tenant_name: "Turn Studio".into(),
-            slug: Some(format!("turns-{}", &body[..8])),
-            time_zone: None,
-            locale: None,
-            industry: None,
-        };
-        let (tenant, _) = identity
-            .create_tenant_with_owner(
-                request,
-                &format!("owner-{body}@turns.test"),
-                "Owner",
-                Some("a long test password"),
-            )
-            .await
-            .expect("tenant");
+        let base = Base::start(postgres, "conv").await;
+        let (tenant, _) = base.tenant("Turn Studio", "turns").await;
+        let Base { test_db, db, keys, identity, .. } = base;
         let stand_in = StandIn::start().await;
         let models = ModelSettings::new(db.clone(), keys.clone(), None).expect("models");
         let change = serde_json::from_value(serde_json::json!({"base_url": stand_in.base_url(), "model": "stand-in"}))

@@ -69,27 +69,35 @@ impl NewJob {
     }
 }
 
+/// The job's row, as a literal so the statements below are built at compile time.
+macro_rules! insert_job {
+    () => {
+        "INSERT INTO jobs (id, tenant_id, kind, payload, state, ordering_key, dedupe_key, priority,
+                           attempts, max_attempts, run_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, 0, $8, $9, $10, $10)
+         ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING"
+    };
+}
+const ENQUEUE_SQLITE: &str = concat!(insert_job!(), " RETURNING id");
+// PostgreSQL: the notification (delivered at commit, to the workers of every replica) rides in
+// the same statement, and only when a row was inserted.
+const ENQUEUE_POSTGRES: &str = concat!(
+    "WITH ins AS (",
+    insert_job!(),
+    " RETURNING id) SELECT id FROM ins CROSS JOIN LATERAL (SELECT pg_notify('frontdesk_jobs', '')) AS notified"
+);
+
 /// Enqueues inside the caller's transaction; the tenant is the transaction's. Returns `None`
 /// when `dedupe_key` matched an existing job.
 pub async fn enqueue(tx: &mut impl Tx, job: NewJob) -> StoreResult<Option<JobId>> {
-    const INSERT: &str = "INSERT INTO jobs (id, tenant_id, kind, payload, state, ordering_key, dedupe_key, priority,
-                           attempts, max_attempts, run_at, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, 0, $8, $9, $10, $10)
-         ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING";
     let id = JobId::new();
     let now = now_ms();
     let tenant = tx.tenant_id().map(|t| t.as_str().to_owned());
-    let backend = tx.backend();
-    // PostgreSQL: the notification (delivered at commit, to the workers of every replica) rides
-    // in the same statement, and only when a row was inserted.
-    let sql = match backend {
-        Backend::Postgres => format!(
-            "WITH ins AS ({INSERT} RETURNING id)
-             SELECT id FROM ins CROSS JOIN LATERAL (SELECT pg_notify('frontdesk_jobs', '')) AS notified"
-        ),
-        Backend::Sqlite => format!("{INSERT} RETURNING id"),
+    let sql = match tx.backend() {
+        Backend::Postgres => ENQUEUE_POSTGRES,
+        Backend::Sqlite => ENQUEUE_SQLITE,
     };
-    let inserted: Option<String> = sqlx::query_scalar(&sql)
+    let inserted: Option<String> = sqlx::query_scalar(sql)
         .bind(id.as_str())
         .bind(tenant)
         .bind(&job.kind)
