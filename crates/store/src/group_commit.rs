@@ -63,7 +63,10 @@ const BEGIN: &str = "BEGIN IMMEDIATE";
 // (a fixed name also keeps the statement cache to three entries).
 const SAVEPOINT: &str = "SAVEPOINT frontdesk_logical_tx";
 const RELEASE: &str = "RELEASE frontdesk_logical_tx";
-const ROLLBACK_TO: &str = "ROLLBACK TO frontdesk_logical_tx";
+const ROLLBACK_TO: &str = "ROLLBACK TO frontdesk_logical_tx; RELEASE frontdesk_logical_tx";
+/// A member's release and, in the same round trip to the connection's thread, the savepoint of
+/// the member it hands the writer to.
+const RELEASE_AND_HAND_ON: &str = "RELEASE frontdesk_logical_tx; SAVEPOINT frontdesk_logical_tx";
 
 /// What a member of a batch learns when the batch ends.
 type Outcome = Result<(), Arc<sqlx::Error>>;
@@ -117,11 +120,14 @@ struct Batch {
     /// The holder's work has neither joined the batch nor been rolled back: if the holder
     /// goes away like this, its changes are rolled back before anything else runs.
     unsettled: bool,
+    /// The next holder's savepoint is already set (by the previous member's release): its
+    /// `begin` has no statement to run.
+    savepoint_set: bool,
 }
 
 impl Batch {
     fn new(tx: Transaction<'static, Any>) -> Self {
-        Self { tx, first_commit: None, members: Vec::new(), wake_jobs: false, unsettled: false }
+        Self { tx, first_commit: None, members: Vec::new(), wake_jobs: false, unsettled: false, savepoint_set: false }
     }
 
     fn join(&mut self, member: oneshot::Sender<Outcome>, wake_jobs: bool) {
@@ -180,7 +186,7 @@ impl GroupCommit {
         // Marked before any statement runs: if the begin fails or is cancelled from here on,
         // the clean-up rolls back (to the savepoint, or the whole fresh transaction).
         batch.unsettled = true;
-        if savepoint {
+        if savepoint && !std::mem::take(&mut batch.savepoint_set) {
             batch.tx.execute(SAVEPOINT).await?;
         }
         Ok(GroupTx { turn, savepoint })
@@ -362,12 +368,17 @@ impl Turn {
         let Some(mut batch) = self.take_batch() else { return };
         // The savepoint's release doubles as proof that the physical transaction is still alive
         // before batch-mates' work rides on (SQLite may have ended it under this transaction).
-        if let Err(e) = batch.tx.execute(RELEASE).await {
+        // When someone waits and the batch will still have room, the next member's savepoint is
+        // set in the same round trip; should that waiter be gone by the hand-over, the empty
+        // savepoint is simply committed with the batch.
+        let hand_on = self.group.has_waiters() && batch.members.len() + 1 < MAX_BATCH_TRANSACTIONS;
+        if let Err(e) = batch.tx.execute(if hand_on { RELEASE_AND_HAND_ON } else { RELEASE }).await {
             let _ = member.send(Err(Arc::new(e)));
             self.baton = Some(Baton::Open(batch));
             return self.settle_and_pass().await;
         }
         batch.unsettled = false;
+        batch.savepoint_set = hand_on;
         batch.join(member, wake_jobs);
         if batch.has_room(self.group.window) {
             match self.group.pass(Baton::Open(batch)) {
@@ -394,11 +405,8 @@ impl Turn {
                 self.baton = Some(Baton::Idle);
                 return;
             }
-            let rolled_back = match batch.tx.execute(ROLLBACK_TO).await {
-                Ok(_) => batch.tx.execute(RELEASE).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = rolled_back {
+            // Both statements in one round trip; the RELEASE only runs if the rollback worked.
+            if let Err(e) = batch.tx.execute(ROLLBACK_TO).await {
                 return self.fail(batch, e).await;
             }
             batch.unsettled = false;
