@@ -249,6 +249,7 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     frontdesk_automation::register_jobs(&mut jobs, automation.clone());
     frontdesk_automation::register_workflow_jobs(&mut jobs, workflows.clone());
     frontdesk_store::events::register(
+        &db,
         &mut jobs,
         vec![Arc::new(WebhookForwarder { automation }), Arc::new(frontdesk_automation::WorkflowSubscriber(workflows))],
     );

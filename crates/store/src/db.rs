@@ -2,13 +2,14 @@
 //! disabled) and a few readers in WAL mode; on PostgreSQL one pool acting as the application role.
 
 use crate::error::{StoreError, StoreResult};
+use crate::events::Subscribers;
 use crate::group_commit::{GroupCommit, WriterStats};
 use crate::tx::{SystemTx, TenantTx};
 use frontdesk_kernel::TenantId;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 /// Which engine a [`Db`] speaks to. The few places where SQL differs branch on this.
@@ -103,6 +104,8 @@ struct Inner {
     group: Option<Arc<GroupCommit>>,
     /// Wakes in-process job workers as soon as a job is committed.
     jobs_wakeup: Arc<tokio::sync::Notify>,
+    /// Who hears of domain events ([`crate::events::register`]); none until registered.
+    subscribers: RwLock<Subscribers>,
 }
 
 impl Db {
@@ -156,7 +159,17 @@ impl Db {
             )?)),
             _ => None,
         };
-        Ok(Db { inner: Arc::new(Inner { backend, write, read, config: config.clone(), group, jobs_wakeup }) })
+        Ok(Db {
+            inner: Arc::new(Inner {
+                backend,
+                write,
+                read,
+                config: config.clone(),
+                group,
+                jobs_wakeup,
+                subscribers: RwLock::default(),
+            }),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -203,6 +216,14 @@ impl Db {
     /// SQLite with group commit: the writer's queue and commit counters.
     pub fn sqlite_writer_stats(&self) -> Option<WriterStats> {
         self.inner.group.as_ref().map(|g| g.stats())
+    }
+
+    pub(crate) fn set_subscribers(&self, subscribers: Subscribers) {
+        *self.inner.subscribers.write().unwrap_or_else(PoisonError::into_inner) = subscribers;
+    }
+
+    pub(crate) fn subscribers(&self) -> Subscribers {
+        self.inner.subscribers.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     pub(crate) fn jobs_wakeup(&self) -> &tokio::sync::Notify {

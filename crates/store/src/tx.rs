@@ -126,6 +126,10 @@ impl TenantTx {
         &self.tenant
     }
 
+    pub(crate) fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
     /// The tenant id as a query parameter.
     pub fn tid(&self) -> &str {
         self.tenant.as_str()
