@@ -1,0 +1,2 @@
+DROP INDEX conversations_contact;
+CREATE INDEX conversations_contact ON conversations (tenant_id, contact_id, channel);
