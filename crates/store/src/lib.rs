@@ -37,4 +37,8 @@ pub use tx::{SystemTx, TenantTx, Tx};
 pub use sqlx::{any::AnyRow, query, query_as, query_scalar, Row};
 
 /// Migrations of the store itself (job queue, audit log, the RLS helper on PostgreSQL).
-pub const MIGRATIONS: &[Migration] = &[migration!("store", 1, "0001_core"), migration!("store", 2, "0002_idempotency")];
+pub const MIGRATIONS: &[Migration] = &[
+    migration!("store", 1, "0001_core"),
+    migration!("store", 2, "0002_idempotency"),
+    migration!("store", 3, "0003_audit_recent"),
+];
