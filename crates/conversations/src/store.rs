@@ -221,24 +221,74 @@ pub struct TurnContact {
     pub language: Option<String>,
 }
 
-/// The conversation with its contact's name and language, in one query (a turn's first read).
-pub async fn conversation_for_turn(
-    tx: &mut TenantTx,
-    id: &ConversationId,
-) -> StoreResult<Option<(Conversation, TurnContact)>> {
-    let tid = tx.tid().to_owned();
-    let row = query(
+macro_rules! conversation_for_turn_sql {
+    () => {
         "SELECT c.*, p.name AS contact_name, p.language AS contact_language
          FROM conversations c LEFT JOIN contacts p ON p.tenant_id = c.tenant_id AND p.id = c.contact_id
-         WHERE c.tenant_id = $1 AND c.id = $2",
-    )
-    .bind(tid)
-    .bind(id.as_str())
-    .fetch_optional(tx.conn())
-    .await?;
-    let Some(row) = row else { return Ok(None) };
+         WHERE c.tenant_id = $1 AND c.id = $2"
+    };
+}
+macro_rules! recent_messages_sql {
+    () => {
+        "SELECT * FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND id <= $3
+         ORDER BY id DESC LIMIT $4"
+    };
+}
+/// SQLite: both of a turn's reads in one command (one round trip to the connection's thread);
+/// the statements share the numbered parameters.
+const TURN_READS_SQLITE: &str = concat!(conversation_for_turn_sql!(), "; ", recent_messages_sql!());
+
+/// What a turn reads before it answers: the conversation with its contact (`None` when it is
+/// gone), and the conversation's newest `limit` messages up to `upto`, oldest first. On SQLite
+/// one round trip; each statement sees committed data as of its start, as two queries would.
+pub async fn turn_reads(
+    tx: &mut TenantTx,
+    id: &ConversationId,
+    upto: &MessageId,
+    limit: u32,
+) -> StoreResult<(Option<(Conversation, TurnContact)>, Vec<Message>)> {
+    let tid = tx.tid().to_owned();
+    let (conversation, mut messages) = match tx.backend() {
+        frontdesk_store::Backend::Sqlite => {
+            let rows = query(TURN_READS_SQLITE)
+                .bind(tid)
+                .bind(id.as_str())
+                .bind(upto.as_str())
+                .bind(limit as i64)
+                .fetch_all(tx.conn())
+                .await?;
+            // The first statement's row (if any) comes first, and only it has the contact's columns.
+            match rows.split_first() {
+                Some((first, rest)) if first.try_column("contact_name").is_ok() => {
+                    (Some(turn_conversation_from_row(first)?), message_rows(rest)?)
+                }
+                _ => (None, message_rows(&rows)?),
+            }
+        }
+        frontdesk_store::Backend::Postgres => {
+            let row =
+                query(conversation_for_turn_sql!()).bind(&tid).bind(id.as_str()).fetch_optional(tx.conn()).await?;
+            let rows = query(recent_messages_sql!())
+                .bind(&tid)
+                .bind(id.as_str())
+                .bind(upto.as_str())
+                .bind(limit as i64)
+                .fetch_all(tx.conn())
+                .await?;
+            (row.as_ref().map(turn_conversation_from_row).transpose()?, message_rows(&rows)?)
+        }
+    };
+    messages.reverse();
+    Ok((conversation, messages))
+}
+
+fn turn_conversation_from_row(row: &AnyRow) -> StoreResult<(Conversation, TurnContact)> {
     let contact = TurnContact { name: row.try_get("contact_name")?, language: row.try_get("contact_language")? };
-    Ok(Some((conversation_from_row(&row)?, contact)))
+    Ok((conversation_from_row(row)?, contact))
+}
+
+fn message_rows(rows: &[AnyRow]) -> StoreResult<Vec<Message>> {
+    rows.iter().map(message_from_row).collect()
 }
 
 /// The conversation, locked until the transaction ends: on PostgreSQL `FOR UPDATE` makes
@@ -584,29 +634,6 @@ pub async fn messages_after(
     .fetch_all(tx.conn())
     .await?;
     rows.iter().map(message_from_row).collect()
-}
-
-/// The newest `limit` messages up to and including `upto` (oldest first).
-pub async fn recent_messages(
-    tx: &mut TenantTx,
-    conversation: &ConversationId,
-    upto: &MessageId,
-    limit: u32,
-) -> StoreResult<Vec<Message>> {
-    let tid = tx.tid().to_owned();
-    let rows = query(
-        "SELECT * FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND id <= $3
-         ORDER BY id DESC LIMIT $4",
-    )
-    .bind(tid)
-    .bind(conversation.as_str())
-    .bind(upto.as_str())
-    .bind(limit as i64)
-    .fetch_all(tx.conn())
-    .await?;
-    let mut list = rows.iter().map(message_from_row).collect::<StoreResult<Vec<_>>>()?;
-    list.reverse();
-    Ok(list)
 }
 
 /// The newest `limit` messages of a conversation (oldest first).

@@ -372,31 +372,28 @@ impl Conversations {
             return Err(JobError::Permanent("the tenant no longer exists".into()));
         };
         let settings = self.settings(tenant_id).await.map_err(transient)?;
-        // Every turn reads here, so as few queries as will do: the conversation with its
+        // Every turn reads here, so as few round trips as will do: the conversation with its
         // contact, and the recent messages, which end with the one to answer.
         let mut tx = self.inner.db.tenant_read(tenant_id).await.map_err(|e| transient(e.into()))?;
-        let found = store::conversation_for_turn(&mut tx, conversation_id).await.map_err(|e| transient(e.into()))?;
+        let (found, recent) = store::turn_reads(&mut tx, conversation_id, message_id, memory::WINDOW_MESSAGES)
+            .await
+            .map_err(|e| transient(e.into()))?;
         // Only a turn that ran before (a worker's retry or takeover) can have been answered: an
         // inline claim is taken in the transaction that stored the message.
         let answered = match holder {
             Holder::Inline(_) => None,
             Holder::Worker { .. } => store::reply_to(&mut tx, message_id).await.map_err(|e| transient(e.into()))?,
         };
+        drop(tx);
         let Some((conversation, contact)) = found else {
-            drop(tx);
             self.finish_turn(tenant_id, &holder).await.map_err(transient)?;
             return Ok(()); // deleted meanwhile (GDPR erase): nothing to answer
         };
         if answered.is_some() || !conversation.status.agent_answers() {
             // Answered before a crash, or staff took over while the turn waited: done, once.
-            drop(tx);
             self.finish_turn(tenant_id, &holder).await.map_err(transient)?;
             return Ok(());
         }
-        let recent = store::recent_messages(&mut tx, conversation_id, message_id, memory::WINDOW_MESSAGES)
-            .await
-            .map_err(|e| transient(e.into()))?;
-        drop(tx);
         let Some(message) = recent.last().filter(|m| m.id == *message_id).cloned() else {
             self.finish_turn(tenant_id, &holder).await.map_err(transient)?;
             return Ok(()); // the message was deleted meanwhile: nothing to answer
