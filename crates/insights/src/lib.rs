@@ -30,4 +30,7 @@ pub use service::{Insights, Retention};
 pub use writer::ExplanationWriter;
 
 /// Insights' schema (after identity's).
-pub const MIGRATIONS: &[frontdesk_store::Migration] = &[frontdesk_store::migration!("insights", 1, "0001_metrics")];
+pub const MIGRATIONS: &[frontdesk_store::Migration] = &[
+    frontdesk_store::migration!("insights", 1, "0001_metrics"),
+    frontdesk_store::migration!("insights", 2, "0002_expiry_indexes"),
+];

@@ -72,12 +72,20 @@ impl Insights {
         self
     }
 
-    /// Deletes points and rollups past their retention (the hourly job).
+    /// Deletes points and rollups past their retention (the hourly job), in transactions of at
+    /// most [`store::PURGE_BATCH`] rows so that other writers get the database in between.
     pub async fn purge_expired(&self) -> Result<u64> {
-        let mut tx = self.db.system().await?;
-        let n = store::purge_expired(&mut tx, &self.retention).await?;
-        tx.commit().await?;
-        Ok(n)
+        let now = now_ms();
+        let mut deleted = 0;
+        loop {
+            let mut tx = self.db.system().await?;
+            let n = store::purge_expired_batch(&mut tx, &self.retention, now).await?;
+            tx.commit().await?;
+            if n == 0 {
+                return Ok(deleted);
+            }
+            deleted += n;
+        }
     }
 
     /// Explanations are reworded by this model (checked against the data) when one is configured.

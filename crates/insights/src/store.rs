@@ -460,27 +460,48 @@ pub async fn anomaly_windows(
     rows.iter().map(|r| Ok((r.try_get("started_at")?, r.try_get("ended_at")?))).collect()
 }
 
-/// Deletes raw points and rollups past their retention, across tenants (a maintenance job).
-pub async fn purge_expired(
+/// Most rows one purge transaction deletes: the SQLite writer is free again between batches, so
+/// a large backlog of expired points never stalls other writes for long.
+pub const PURGE_BATCH: i64 = 5_000;
+
+/// One batch of the retention purge, across tenants: deletes up to [`PURGE_BATCH`] raw points
+/// older than the raw retention, or, when none is left, up to as many rollups past theirs.
+/// Returns the rows deleted; 0 when nothing has expired.
+pub async fn purge_expired_batch(
     tx: &mut frontdesk_store::SystemTx,
     retention: &crate::service::Retention,
+    now: i64,
 ) -> StoreResult<u64> {
-    let now = now_ms();
     let day = 86_400_000i64;
-    let mut deleted = frontdesk_store::query("DELETE FROM metric_points WHERE ts < $1")
-        .bind(now - retention.raw_days as i64 * day)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
+    let points = frontdesk_store::query(
+        "DELETE FROM metric_points WHERE (tenant_id, metric, series, ts) IN
+            (SELECT tenant_id, metric, series, ts FROM metric_points WHERE ts < $1 ORDER BY ts LIMIT $2)",
+    )
+    .bind(now - retention.raw_days as i64 * day)
+    .bind(PURGE_BATCH)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    if points > 0 {
+        return Ok(points);
+    }
     for (resolution, days) in
         [("minute", retention.minute_days), ("hour", retention.hour_days), ("day", retention.day_days)]
     {
-        deleted += frontdesk_store::query("DELETE FROM metric_rollups WHERE resolution = $1 AND bucket < $2")
-            .bind(resolution)
-            .bind(now - days as i64 * day)
-            .execute(tx.conn())
-            .await?
-            .rows_affected();
+        let rollups = frontdesk_store::query(
+            "DELETE FROM metric_rollups WHERE (tenant_id, metric, series, resolution, bucket) IN
+                (SELECT tenant_id, metric, series, resolution, bucket FROM metric_rollups
+                 WHERE resolution = $1 AND bucket < $2 ORDER BY bucket LIMIT $3)",
+        )
+        .bind(resolution)
+        .bind(now - days as i64 * day)
+        .bind(PURGE_BATCH)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        if rollups > 0 {
+            return Ok(rollups);
+        }
     }
-    Ok(deleted)
+    Ok(0)
 }

@@ -459,6 +459,55 @@ async fn retention(app: &TestApp) {
 }
 both!(retention_purge, retention);
 
+/// A backlog of expired points is purged in bounded batches, each its own transaction (so other
+/// writers get the database in between), and nothing fresh goes with it.
+async fn retention_backlog(app: &TestApp) {
+    use frontdesk_store::{query, query_scalar, Tx};
+    let t = app.tenant("Backlog Studio").await;
+    let now = frontdesk_kernel::time::now_ms();
+    let expired = 2 * frontdesk_insights::store::PURGE_BATCH + 3;
+    let mut tx = app.db.system().await.expect("begin");
+    query(
+        "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < $1)
+         INSERT INTO metric_points (tenant_id, metric, series, ts, value, received_at)
+         SELECT $2, 'backlog', '', $3 + i * 1000, i, $4 FROM n",
+    )
+    .bind(expired)
+    .bind(t.tenant_id.as_str())
+    .bind(now - 40 * 86_400_000)
+    .bind(now)
+    .execute(tx.conn())
+    .await
+    .expect("expired points");
+    for age in [1_000i64, 2_000] {
+        query("INSERT INTO metric_points (tenant_id, metric, series, ts, value, received_at) VALUES ($1, 'backlog', '', $2, 1, $2)")
+            .bind(t.tenant_id.as_str())
+            .bind(now - age)
+            .execute(tx.conn())
+            .await
+            .expect("fresh point");
+    }
+    tx.commit().await.expect("commit");
+
+    let before = app.db.sqlite_writer_stats();
+    let insights = frontdesk_insights::Insights::new(app.db.clone());
+    assert_eq!(insights.purge_expired().await.expect("purge"), expired as u64);
+    if let (Some(before), Some(after)) = (before, app.db.sqlite_writer_stats()) {
+        assert!(
+            after.transactions - before.transactions >= 3,
+            "three batches, three transactions: {before:?} {after:?}"
+        );
+    }
+    let mut tx = app.db.system_read().await.expect("read");
+    let left: i64 = query_scalar("SELECT COUNT(*) FROM metric_points WHERE tenant_id = $1")
+        .bind(t.tenant_id.as_str())
+        .fetch_one(tx.conn())
+        .await
+        .expect("count");
+    assert_eq!(left, 2, "the fresh points stay");
+}
+both!(retention_purge_backlog, retention_backlog);
+
 /// A tenant's own model endpoint: stored with its key sealed, never shown, used with usage metered.
 async fn tenant_model_settings(app: &TestApp) {
     use frontdesk_agent::testing::{Reply, StandIn};
