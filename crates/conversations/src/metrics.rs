@@ -9,7 +9,7 @@
 
 use crate::model::{ConversationId, MessageId};
 use frontdesk_kernel::{Result, TenantId};
-use frontdesk_store::{query, Db, Row, StoreError, Tx};
+use frontdesk_store::{query, AnyRow, Db, Row, StoreError, Tx};
 
 pub const MESSAGES_IN: &str = "frontdesk.messages_in";
 pub const MESSAGES_OUT: &str = "frontdesk.messages_out";
@@ -75,9 +75,8 @@ pub async fn counts(db: &Db, tenant: &TenantId, from_ms: i64, to_ms: i64, bucket
             "agent" | "staff" => MESSAGES_OUT,
             _ => continue, // notices the system adds are not conversation volume
         };
-        let b: i64 = r.try_get("b").map_err(StoreError::from)?;
-        let n: i64 = r.try_get("n").map_err(StoreError::from)?;
-        out.push(BucketCount { metric, bucket: bucket_of(b), value: n as f64 });
+        let (b, n) = bucket_and_count(r)?;
+        out.push(BucketCount { metric, bucket: bucket_of(b), value: n });
     }
 
     let rows = query(
@@ -95,9 +94,8 @@ pub async fn counts(db: &Db, tenant: &TenantId, from_ms: i64, to_ms: i64, bucket
     .await
     .map_err(StoreError::from)?;
     for r in &rows {
-        let b: i64 = r.try_get("b").map_err(StoreError::from)?;
-        let n: i64 = r.try_get("n").map_err(StoreError::from)?;
-        out.push(BucketCount { metric: CONVERSATIONS_STARTED, bucket: bucket_of(b), value: n as f64 });
+        let (b, n) = bucket_and_count(r)?;
+        out.push(BucketCount { metric: CONVERSATIONS_STARTED, bucket: bucket_of(b), value: n });
     }
 
     // A handoff adds a notice to the conversation, so its conversation was active since then.
@@ -116,11 +114,17 @@ pub async fn counts(db: &Db, tenant: &TenantId, from_ms: i64, to_ms: i64, bucket
     .await
     .map_err(StoreError::from)?;
     for r in &rows {
-        let b: i64 = r.try_get("b").map_err(StoreError::from)?;
-        let n: i64 = r.try_get("n").map_err(StoreError::from)?;
-        out.push(BucketCount { metric: HANDOFFS, bucket: bucket_of(b), value: n as f64 });
+        let (b, n) = bucket_and_count(r)?;
+        out.push(BucketCount { metric: HANDOFFS, bucket: bucket_of(b), value: n });
     }
     Ok(out)
+}
+
+/// A grouped row's bucket index (`b`) and count (`n`).
+fn bucket_and_count(row: &AnyRow) -> Result<(i64, f64)> {
+    let b: i64 = row.try_get("b").map_err(StoreError::from)?;
+    let n: i64 = row.try_get("n").map_err(StoreError::from)?;
+    Ok((b, n as f64))
 }
 
 #[cfg(test)]

@@ -6,17 +6,7 @@
 mod common;
 
 use common::Base;
-use frontdesk_store::{query, Row, Tx};
-
-async fn plan(base: &Base, tenant: &frontdesk_kernel::TenantId, sql: &str, binds: usize) -> String {
-    let mut tx = base.db.tenant_read(tenant).await.expect("read");
-    let mut q = query(sql);
-    for _ in 0..binds {
-        q = q.bind("x");
-    }
-    let rows = q.fetch_all(tx.conn()).await.expect("explain");
-    rows.iter().map(|r| r.try_get::<String, _>("detail").expect("detail")).collect::<Vec<_>>().join(" | ")
-}
+use frontdesk_store::testing::sqlite_plan;
 
 #[tokio::test]
 async fn a_contacts_conversations_come_from_their_index_in_order() {
@@ -25,22 +15,27 @@ async fn a_contacts_conversations_come_from_their_index_in_order() {
     for (sql, binds) in [
         // latest_conversation_at_address: every inbound message
         (
-            "EXPLAIN QUERY PLAN SELECT * FROM conversations WHERE tenant_id = $1 AND channel = $2 AND contact_id =
+            "SELECT * FROM conversations WHERE tenant_id = $1 AND channel = $2 AND contact_id =
                 (SELECT contact_id FROM contact_identities WHERE tenant_id = $1 AND channel = $2 AND address = $3)
              ORDER BY id DESC LIMIT 1",
             3,
         ),
         // latest_conversation_locked: a new contact's first message
         (
-            "EXPLAIN QUERY PLAN SELECT * FROM conversations WHERE tenant_id = $1 AND contact_id = $2 AND channel = $3
+            "SELECT * FROM conversations WHERE tenant_id = $1 AND contact_id = $2 AND channel = $3
              ORDER BY id DESC LIMIT 1",
             3,
         ),
         // contact_conversations: the contact page
-        ("EXPLAIN QUERY PLAN SELECT * FROM conversations WHERE tenant_id = $1 AND contact_id = $2 ORDER BY id DESC LIMIT 200", 2),
+        ("SELECT * FROM conversations WHERE tenant_id = $1 AND contact_id = $2 ORDER BY id DESC LIMIT 200", 2),
     ] {
-        let plan = plan(&base, &tenant.id, sql, binds).await;
-        assert!(plan.contains("SEARCH conversations USING INDEX conversations_contact (tenant_id=? AND contact_id=?)"), "{plan}");
+        let mut tx = base.db.tenant_read(&tenant.id).await.expect("read");
+        let plan = sqlite_plan(&mut tx, sql, binds).await.expect("plan");
+        drop(tx);
+        assert!(
+            plan.contains("SEARCH conversations USING INDEX conversations_contact (tenant_id=? AND contact_id=?)"),
+            "{plan}"
+        );
         assert!(!plan.contains("TEMP B-TREE"), "the index gives the order: {plan}");
     }
     base.test_db.drop_database().await.expect("drop");

@@ -63,7 +63,7 @@ const BEGIN: &str = "BEGIN IMMEDIATE";
 // (a fixed name also keeps the statement cache to three entries).
 const SAVEPOINT: &str = "SAVEPOINT frontdesk_logical_tx";
 const RELEASE: &str = "RELEASE frontdesk_logical_tx";
-const ROLLBACK_TO: &str = "ROLLBACK TO frontdesk_logical_tx; RELEASE frontdesk_logical_tx";
+const ROLLBACK_AND_RELEASE: &str = "ROLLBACK TO frontdesk_logical_tx; RELEASE frontdesk_logical_tx";
 /// A member's release and, in the same round trip to the connection's thread, the savepoint of
 /// the member it hands the writer to.
 const RELEASE_AND_HAND_ON: &str = "RELEASE frontdesk_logical_tx; SAVEPOINT frontdesk_logical_tx";
@@ -406,7 +406,7 @@ impl Turn {
                 return;
             }
             // Both statements in one round trip; the RELEASE only runs if the rollback worked.
-            if let Err(e) = batch.tx.execute(ROLLBACK_TO).await {
+            if let Err(e) = batch.tx.execute(ROLLBACK_AND_RELEASE).await {
                 return self.fail(batch, e).await;
             }
             batch.unsettled = false;

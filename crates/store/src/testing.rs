@@ -5,7 +5,8 @@
 use crate::db::{Db, DbConfig};
 use crate::error::{StoreError, StoreResult};
 use crate::migrate::{self, Migration};
-use sqlx::{Connection, Executor, PgConnection};
+use crate::tx::Tx;
+use sqlx::{Connection, Executor, PgConnection, Row};
 
 /// The PostgreSQL server tests create their databases on (an admin URL ending in `/<database>`).
 pub fn postgres_admin_url() -> String {
@@ -67,4 +68,18 @@ impl TestDb {
         }
         Ok(())
     }
+}
+
+/// SQLite's plan for `sql` — the `detail` of each `EXPLAIN QUERY PLAN` row, joined by " | " —
+/// with its `binds` parameters bound to NULL: for tests that pin the index a query must use
+/// (SQLite's planner has no statistics, so a missing index shows as a walk of another one).
+pub async fn sqlite_plan(tx: &mut impl Tx, sql: &str, binds: usize) -> StoreResult<String> {
+    let explain = format!("EXPLAIN QUERY PLAN {sql}");
+    let mut query = sqlx::query(&explain);
+    for _ in 0..binds {
+        query = query.bind(None::<String>);
+    }
+    let rows = query.fetch_all(tx.conn()).await?;
+    let details = rows.iter().map(|r| r.try_get::<String, _>("detail")).collect::<Result<Vec<_>, _>>()?;
+    Ok(details.join(" | "))
 }

@@ -1,8 +1,7 @@
 //! Query plans on SQLite, whose planner has no statistics: cross-tenant views read from an index
 //! in their order instead of sorting a whole table.
 
-use frontdesk_store::testing::TestDb;
-use frontdesk_store::{query, Row, Tx};
+use frontdesk_store::testing::{sqlite_plan, TestDb};
 
 #[tokio::test]
 async fn the_operators_recent_changes_come_from_an_index_in_order() {
@@ -10,14 +9,10 @@ async fn the_operators_recent_changes_come_from_an_index_in_order() {
         TestDb::create(false, "store_plans", frontdesk_store::MIGRATIONS, |_| {}).await.expect("test database");
     let mut tx = test_db.db.system_read().await.expect("read");
     // audit::recent_all
-    let rows = query("EXPLAIN QUERY PLAN SELECT tenant_id, action, at FROM audit_log ORDER BY at DESC LIMIT $1")
-        .bind(50_i64)
-        .fetch_all(tx.conn())
+    let plan = sqlite_plan(&mut tx, "SELECT tenant_id, action, at FROM audit_log ORDER BY at DESC LIMIT $1", 1)
         .await
-        .expect("explain");
+        .expect("plan");
     drop(tx);
-    let plan: Vec<String> = rows.iter().map(|r| r.try_get("detail").expect("detail")).collect();
-    let plan = plan.join(" | ");
     assert!(plan.contains("USING INDEX audit_log_recent"), "{plan}");
     assert!(!plan.contains("TEMP B-TREE"), "the index gives the order: {plan}");
     test_db.drop_database().await.expect("drop");
