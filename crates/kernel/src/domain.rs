@@ -40,6 +40,34 @@ string_newtype!(
     Email
 );
 
+string_newtype!(
+    /// A phone number in E.164 (`+4930123456`): `+`, then 8 to 15 digits, the first not 0.
+    PhoneNumber
+);
+
+impl PhoneNumber {
+    /// Accepts the usual separators (spaces, `-`, `(`, `)`, `/`) and drops them.
+    pub fn parse(input: &str) -> Parse<Self> {
+        let s: String = input.trim().chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '/')).collect();
+        if s.is_empty() {
+            return Err(FieldErrorKind::new("required", "A phone number is required."));
+        }
+        if !is_e164(&s) {
+            return Err(FieldErrorKind::new(
+                "invalid_phone",
+                "Enter the number in international format (E.164), like +4930123456.",
+            ));
+        }
+        Ok(Self(s))
+    }
+}
+
+/// E.164: `+`, then 8 to 15 digits, the first not 0.
+pub fn is_e164(phone: &str) -> bool {
+    let Some(digits) = phone.strip_prefix('+') else { return false };
+    (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
+}
+
 impl Email {
     pub fn parse(input: &str) -> Parse<Self> {
         let s = input.trim().to_lowercase();
@@ -223,6 +251,15 @@ impl fmt::Debug for NewPassword {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phone_numbers_are_e164_without_separators() {
+        assert_eq!(PhoneNumber::parse(" +49 30 123-456 ").map(PhoneNumber::into_inner), Ok("+4930123456".into()));
+        assert_eq!(PhoneNumber::parse("+1 (415) 555-2671").map(PhoneNumber::into_inner), Ok("+14155552671".into()));
+        for bad in ["030123456", "+0301234567", "+1234", "4930123456", "+49301234567890123", "+4930abc456", ""] {
+            assert!(PhoneNumber::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
 
     #[test]
     fn emails() {

@@ -376,11 +376,7 @@ fn clean_labels(labels: Vec<String>) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// E.164: `+`, then 8 to 15 digits, the first not 0.
-pub fn is_e164(phone: &str) -> bool {
-    let Some(digits) = phone.strip_prefix('+') else { return false };
-    (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
-}
+pub use frontdesk_kernel::domain::is_e164;
 
 fn validate_contact(mut u: ContactUpdate) -> Result<ContactUpdate> {
     let mut v = frontdesk_kernel::error::Validator::new();
