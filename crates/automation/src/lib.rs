@@ -7,11 +7,11 @@
 //! domain event, or a schedule), conditions on the event's fields, and ordered actions — a
 //! Slack message, a signed webhook to the tenant's endpoints, an e-mail, tags on a contact, a
 //! follow-up task for the team (the last two through [`ContactActions`], which the conversations
-//! capability implements). The [`WorkflowSubscriber`] fires them from the domain event bus, a
+//! capability implements), a WhatsApp / SMS / Telegram message through the tenant's channels
+//! (`frontdesk_channels`). The [`WorkflowSubscriber`] fires them from the domain event bus, a
 //! recurring job from their schedules; runs record every step, retry a failing one with backoff
-//! and end `failed` with the error in view. Sending a WhatsApp / SMS / Telegram message through
-//! the tenant's channels and starting Stripe dunning join the action list when the channels and
-//! billing capabilities land.
+//! and end `failed` with the error in view. Starting Stripe dunning joins the action list when
+//! the billing capability lands.
 #![forbid(unsafe_code)]
 
 pub mod http;

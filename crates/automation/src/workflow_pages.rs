@@ -52,6 +52,7 @@ const ACTION_EXAMPLES: &[(&str, &str)] = &[
         "email",
         r#"{"type": "email", "to": "owner@example.com", "subject": "{{event.kind}}", "body": "{{data.explanation}}"}"#,
     ),
+    ("message", r#"{"type": "message", "channel": "whatsapp", "to": "+4930123456", "text": "{{data.explanation}}"}"#),
     ("tag_contact", r#"{"type": "tag_contact", "tags": ["needs-callback", "{{data.channel}}"]}"#),
     (
         "follow_up_task",

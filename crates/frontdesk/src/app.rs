@@ -49,6 +49,7 @@ pub fn migrations() -> Vec<Migration> {
         frontdesk_insights::MIGRATIONS,
         frontdesk_automation::MIGRATIONS,
         frontdesk_knowledge::MIGRATIONS,
+        frontdesk_channels::MIGRATIONS,
     ]
     .concat()
 }
@@ -110,6 +111,26 @@ pub fn identity_config(config: &Config) -> IdentityConfig {
     IdentityConfig { public_url: config.public_url(), open_signup: config.open_signup, ..IdentityConfig::default() }
 }
 
+/// Channels with the operator's provider roots. A root the operator set (a proxy, a test double)
+/// may be a private or loopback address; tenants never choose where their messages go.
+pub fn channels_config(config: &Config) -> Result<frontdesk_channels::ChannelsConfig, AppError> {
+    let mut c = frontdesk_channels::ChannelsConfig::default();
+    let invalid = |name: &str| AppError::Domain(frontdesk_kernel::Error::internal(format!("{name} is not a URL")));
+    for (name, url, slot) in [
+        ("twilio_api_url", &config.twilio_api_url, &mut c.urls.twilio),
+        ("whatsapp_api_url", &config.whatsapp_api_url, &mut c.urls.whatsapp_cloud),
+        ("telegram_api_url", &config.telegram_api_url, &mut c.urls.telegram),
+    ] {
+        if let Some(url) = url {
+            // A trailing slash makes the root a directory that API paths are joined onto.
+            let root = if url.ends_with('/') { url.clone() } else { format!("{url}/") };
+            *slot = url::Url::parse(&root).map_err(|_| invalid(name))?;
+            c.outbound.allow_private = true;
+        }
+    }
+    Ok(c)
+}
+
 /// The identity service on its own (for CLI commands that need no HTTP).
 pub async fn identity(config: &Config, db: Db) -> Result<Identity, AppError> {
     Ok(Identity::new(db, keyring(config)?, Arc::new(RateLimiter::in_memory()), identity_config(config)))
@@ -122,6 +143,7 @@ pub fn templates() -> Result<Templates, AppError> {
     frontdesk_insights::pages::templates(&mut b);
     frontdesk_automation::pages::templates(&mut b);
     frontdesk_automation::workflow_pages::templates(&mut b);
+    frontdesk_channels::pages::templates(&mut b);
     frontdesk_knowledge::pages::templates(&mut b);
     frontdesk_conversations::pages::templates(&mut b);
     Ok(b.build()?)
@@ -152,8 +174,11 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     automation_config.outbound.allow_private = config.webhooks_allow_private;
     let automation = frontdesk_automation::Automation::new(db.clone(), keys.clone(), automation_config)
         .map_err(|e| AppError::Domain(frontdesk_kernel::Error::internal(e)))?;
+    let channels = frontdesk_channels::Channels::new(db.clone(), keys.clone(), channels_config(config)?)
+        .map_err(|e| AppError::Domain(frontdesk_kernel::Error::internal(e)))?;
     let workflows = frontdesk_automation::Workflows::new(automation.clone(), identity.clone())
-        .with_contacts(Arc::new(ContactsForWorkflows));
+        .with_contacts(Arc::new(ContactsForWorkflows))
+        .with_channels(channels.clone());
     let platform_model = config.llm_base_url.as_ref().map(|base| frontdesk_agent::ProviderConfig {
         base_url: base.clone(),
         model: config.llm_model.clone(),
@@ -190,6 +215,7 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
         .merge(frontdesk_knowledge::router(knowledge.clone()))
         .merge(frontdesk_automation::router(automation.clone()))
         .merge(frontdesk_automation::workflows_router(workflows.clone()))
+        .merge(frontdesk_channels::router(channels.clone()))
         .merge(frontdesk_agent::http::router(model_settings.clone()))
         .merge(frontdesk_conversations::http::router(conversations.clone(), identity.clone()))
         .merge(frontdesk_conversations::public::router(public_chat))
@@ -206,6 +232,7 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
         .merge(frontdesk_knowledge::pages::routes(knowledge.clone()))
         .merge(frontdesk_automation::pages::routes(automation.clone()))
         .merge(frontdesk_automation::workflow_pages::routes(workflows.clone()))
+        .merge(frontdesk_channels::pages::routes(channels.clone()))
         .merge(frontdesk_conversations::pages::routes(conversations.clone(), identity.clone(), model_settings))
         .merge(frontdesk_ops::docs::routes(docs))
         .merge(Routes::new().get("/assets/{file}", Requirement::Public, get(pages::serve_asset)))
@@ -248,6 +275,7 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     frontdesk_conversations::jobs::register(&mut jobs, conversations.clone());
     frontdesk_automation::register_jobs(&mut jobs, automation.clone());
     frontdesk_automation::register_workflow_jobs(&mut jobs, workflows.clone());
+    frontdesk_channels::register_jobs(&mut jobs, channels);
     frontdesk_store::events::register(
         &db,
         &mut jobs,

@@ -77,6 +77,12 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The sender of outgoing e-mail.
     pub smtp_from: String,
+    /// The messaging providers' API roots (defaults: `https://api.twilio.com/`,
+    /// `https://graph.facebook.com/v21.0/`, `https://api.telegram.org/`). Set them only for a
+    /// proxy or a test double; a root set here may be a private or loopback address.
+    pub twilio_api_url: Option<String>,
+    pub whatsapp_api_url: Option<String>,
+    pub telegram_api_url: Option<String>,
     /// Sentence embeddings for knowledge search: `embedded` (the in-process e5 model, fetched
     /// into `model_dir` on first use), `openai` (an OpenAI-compatible `/v1/embeddings` endpoint:
     /// `embedding_base_url`, `embedding_model`, `embedding_api_key`, `embedding_dimensions`) or
@@ -132,6 +138,9 @@ impl Default for Config {
             llm_api_key: None,
             smtp_url: None,
             smtp_from: "Frontdesk <no-reply@frontdesk.localhost>".into(),
+            twilio_api_url: None,
+            whatsapp_api_url: None,
+            telegram_api_url: None,
             embedding_provider: "embedded".into(),
             embedding_base_url: None,
             embedding_model: "text-embedding-3-small".into(),
@@ -273,6 +282,15 @@ impl Config {
         if let Some(v) = non_empty("FRONTDESK_SMTP_FROM") {
             self.smtp_from = v;
         }
+        for (name, slot) in [
+            ("FRONTDESK_TWILIO_API_URL", &mut self.twilio_api_url),
+            ("FRONTDESK_WHATSAPP_API_URL", &mut self.whatsapp_api_url),
+            ("FRONTDESK_TELEGRAM_API_URL", &mut self.telegram_api_url),
+        ] {
+            if let Some(v) = non_empty(name) {
+                *slot = Some(v);
+            }
+        }
         if let Some(v) = non_empty("FRONTDESK_EMBEDDING_PROVIDER") {
             self.embedding_provider = v.trim().to_ascii_lowercase();
         }
@@ -322,6 +340,18 @@ impl Config {
         if let Some(url) = &self.llm_base_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(ConfigError::Invalid("llm_base_url must start with http:// or https://".into()));
+            }
+        }
+        for (name, url) in [
+            ("twilio_api_url", &self.twilio_api_url),
+            ("whatsapp_api_url", &self.whatsapp_api_url),
+            ("telegram_api_url", &self.telegram_api_url),
+        ] {
+            if let Some(url) = url {
+                let ok = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+                if !ok {
+                    return Err(ConfigError::Invalid(format!("{name} must be an http:// or https:// URL")));
+                }
             }
         }
         match self.embedding_provider.as_str() {

@@ -37,7 +37,7 @@ impl Role {
     pub fn permissions(self) -> PermissionSet {
         use Permission::*;
         // Later capabilities add their permissions to these rows.
-        let read = [TenantRead, MembersRead, InsightsRead, ConversationsRead, KnowledgeRead];
+        let read = [TenantRead, MembersRead, InsightsRead, ConversationsRead, KnowledgeRead, ChannelsRead];
         // Members staff the front desk: they answer customers.
         let member = [ConversationsReply];
         let admin = [
@@ -53,6 +53,7 @@ impl Role {
             MetricsIngest,
             AssistantManage,
             KnowledgeManage,
+            ChannelsManage,
         ];
         match self {
             Role::Viewer => PermissionSet::from_iter(read),
@@ -115,6 +116,8 @@ permissions! {
     AssistantManage = "assistant:manage": "Change the assistant's persona, instructions, FAQ, model and web chat settings",
     KnowledgeRead = "knowledge:read": "See knowledge sources and try searches",
     KnowledgeManage = "knowledge:manage": "Add, refresh and delete knowledge sources and FAQ entries",
+    ChannelsRead = "channels:read": "See connected channels and outgoing messages",
+    ChannelsManage = "channels:manage": "Connect and disconnect WhatsApp, SMS and Telegram accounts and send messages",
 }
 
 impl fmt::Display for Permission {

@@ -108,8 +108,7 @@ pub struct Condition {
 
 /// One step of a workflow. Text fields are templates: `{{event.kind}}`, `{{event.id}}`,
 /// `{{workflow.name}}`, `{{data.metric}}`, `{{data.explanation}}`, `{{data.contact_id}}`, …
-/// (unknown placeholders render empty). Messages through the tenant's channels and Stripe
-/// dunning join when the channels and billing capabilities land.
+/// (unknown placeholders render empty). Stripe dunning joins when the billing capability lands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
@@ -124,6 +123,17 @@ pub enum Action {
     },
     /// Sends an e-mail (through the outbox).
     Email { to: String, subject: String, body: String },
+    /// Sends a WhatsApp, SMS or Telegram message through the tenant's connected channel (held
+    /// in the channels outbox when the channel is not connected). `to` is a template that
+    /// renders to a phone number in E.164 (WhatsApp, SMS) or a Telegram chat id / `@channel`,
+    /// e.g. `{{data.phone}}`; a recipient that does not render to one fails the step without
+    /// retrying.
+    Message {
+        #[schema(value_type = String)]
+        channel: frontdesk_channels::model::ChannelKind,
+        to: String,
+        text: String,
+    },
     /// Adds tags to a contact (keeping the ones they have). A missing contact fails the step
     /// without retrying.
     TagContact {
@@ -160,6 +170,7 @@ impl Action {
             Action::Slack { .. } => "slack",
             Action::Webhook { .. } => "webhook",
             Action::Email { .. } => "email",
+            Action::Message { .. } => "message",
             Action::TagContact { .. } => "tag_contact",
             Action::FollowUpTask { .. } => "follow_up_task",
         }

@@ -93,7 +93,7 @@ impl Workflows {
                 };
                 contacts.create_follow_up(tx, task, &actor).await
             }
-            Action::Slack { .. } | Action::Webhook { .. } | Action::Email { .. } => {
+            Action::Slack { .. } | Action::Webhook { .. } | Action::Email { .. } | Action::Message { .. } => {
                 Err(ContactStepError::Permanent(format!("{} is not a contact action", action.kind())))
             }
         };

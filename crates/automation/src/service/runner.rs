@@ -1,7 +1,7 @@
 //! Performing a run's steps in order. Each step's outcome is recorded on the run together with
 //! a cursor, so a retry resumes at the failing step and never repeats one that succeeded.
-//! E-mail, webhook and contact steps (tags, follow-up tasks) happen in the same transaction as
-//! their record (exactly once);
+//! E-mail, channel message, webhook and contact steps (tags, follow-up tasks) happen in the same
+//! transaction as their record (exactly once);
 //! a Slack post happens before its record (at least once). A failing step is retried by
 //! queuing the run job again after the configured delay; once they are spent the run is
 //! `failed` with the step's error.
@@ -106,13 +106,15 @@ impl Workflows {
                     }
                 }
             }
-            Action::Email { .. } | Action::Webhook { .. } => {
+            Action::Email { .. } | Action::Webhook { .. } | Action::Message { .. } => {
                 let mut tx = db.tenant(tenant).await?;
-                match self.in_transaction(&mut tx, action, ctx, event).await {
+                match self.in_transaction(&mut tx, rec, action, ctx, event).await {
                     Ok(detail) => (tx, Outcome::Done(detail)),
                     Err(e) => {
                         drop(tx); // roll back whatever the step wrote
-                        (db.tenant(tenant).await?, Outcome::Failed { error: e.to_string(), retry: true })
+                                  // Bad input (a recipient the event did not fill) will not improve by waiting.
+                        let retry = !matches!(e, Error::Validation(_));
+                        (db.tenant(tenant).await?, Outcome::Failed { error: e.to_string(), retry })
                     }
                 }
             }
@@ -191,6 +193,7 @@ impl Workflows {
     async fn in_transaction(
         &self,
         tx: &mut TenantTx,
+        rec: &RunRecord,
         action: &Action,
         ctx: &serde_json::Value,
         event: &DomainEvent,
@@ -201,6 +204,13 @@ impl Workflows {
                 let subject = render(subject, ctx, plain).replace(['\r', '\n'], " ");
                 let id = self.identity.queue_email(tx, to.clone(), subject, render(body, ctx, plain)).await?;
                 Ok(format!("queued e-mail {id}"))
+            }
+            Action::Message { channel, to, text } => {
+                let channels = self.channels.as_ref().ok_or_else(|| Error::internal("channels are not wired"))?;
+                let origin = format!("workflow {}", rec.run.workflow_id);
+                let message =
+                    channels.queue(tx, *channel, &render(to, ctx, plain), &render(text, ctx, plain), &origin).await?;
+                Ok(format!("queued {} message {}", channel.as_str(), message.id))
             }
             Action::Webhook { event_type } => {
                 let kind = event_type.as_deref().unwrap_or(&event.kind);

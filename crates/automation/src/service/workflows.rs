@@ -16,11 +16,19 @@ pub struct Workflows {
     pub(crate) identity: Identity,
     /// For tagging contacts and creating follow-up tasks.
     pub(crate) contacts: Option<Arc<dyn super::ContactActions>>,
+    /// For messages through the tenant's WhatsApp, SMS and Telegram accounts.
+    pub(crate) channels: Option<frontdesk_channels::Channels>,
 }
 
 impl Workflows {
     pub fn new(automation: Automation, identity: Identity) -> Self {
-        Self { automation, identity, contacts: None }
+        Self { automation, identity, contacts: None, channels: None }
+    }
+
+    /// Message steps (`message`) go through `channels`; without it they fail.
+    pub fn with_channels(mut self, channels: frontdesk_channels::Channels) -> Self {
+        self.channels = Some(channels);
+        self
     }
 
     /// Contact steps (`tag_contact`, `follow_up_task`) go through `contacts`; without it they

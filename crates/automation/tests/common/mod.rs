@@ -27,6 +27,8 @@ pub struct Harness {
     /// Workflows on `automation`, e-mailing through a real identity service's outbox.
     pub workflows: Workflows,
     pub identity: frontdesk_identity::Identity,
+    /// The channels outbox that `message` steps write to (no channel connected: messages are held).
+    pub channels: frontdesk_channels::Channels,
     pub principal: Principal,
     pub actor: Actor,
     _shutdown: watch::Sender<bool>,
@@ -58,8 +60,13 @@ pub async fn harness_with(
 ) -> Harness {
     let path = std::env::temp_dir().join(format!("fd-automation-{}.db", frontdesk_kernel::id::new_body()));
     let db_config = DbConfig::new(format!("sqlite://{}?mode=rwc", path.display()));
-    let migrations =
-        [frontdesk_store::MIGRATIONS, frontdesk_identity::MIGRATIONS, frontdesk_automation::MIGRATIONS].concat();
+    let migrations = [
+        frontdesk_store::MIGRATIONS,
+        frontdesk_identity::MIGRATIONS,
+        frontdesk_automation::MIGRATIONS,
+        frontdesk_channels::MIGRATIONS,
+    ]
+    .concat();
     frontdesk_store::migrate::run(&db_config, &migrations).await.expect("migrate");
     let db = Db::connect(&db_config).await.expect("connect");
 
@@ -89,13 +96,20 @@ pub async fn harness_with(
         Arc::new(frontdesk_web::RateLimiter::in_memory()),
         frontdesk_identity::IdentityConfig::default(),
     );
-    let with_contacts = |w: Workflows| match &contacts {
-        Some(c) => w.with_contacts(c.clone()),
-        None => w,
+    let channels =
+        frontdesk_channels::Channels::new(db.clone(), keyring(), frontdesk_channels::ChannelsConfig::default())
+            .expect("channels");
+    let with_contacts = |w: Workflows| {
+        let w = w.with_channels(channels.clone());
+        match &contacts {
+            Some(c) => w.with_contacts(c.clone()),
+            None => w,
+        }
     };
     let workflows = with_contacts(Workflows::new(automation.clone(), identity.clone()));
     let mut registry = JobRegistry::new();
     frontdesk_automation::register_jobs(&mut registry, worker_automation.clone());
+    frontdesk_channels::register_jobs(&mut registry, channels.clone());
     frontdesk_automation::register_workflow_jobs(
         &mut registry,
         with_contacts(Workflows::new(worker_automation, identity.clone())),
@@ -122,6 +136,7 @@ pub async fn harness_with(
         automation,
         workflows,
         identity,
+        channels,
         principal,
         actor: Actor::system("test"),
         _shutdown: shutdown,

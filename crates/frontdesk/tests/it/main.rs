@@ -11,6 +11,7 @@ mod auth;
 mod browser;
 mod browser_chat;
 mod business;
+mod channels;
 mod cli;
 mod conversations;
 mod isolation;
