@@ -43,4 +43,5 @@ pub const MIGRATIONS: &[frontdesk_store::Migration] = &[
     frontdesk_store::migration!("conversations", 1, "0001_conversations"),
     frontdesk_store::migration!("conversations", 2, "0002_tasks"),
     frontdesk_store::migration!("conversations", 3, "0003_contact_index"),
+    frontdesk_store::migration!("conversations", 4, "0004_list_indexes"),
 ];

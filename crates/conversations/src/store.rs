@@ -2,7 +2,7 @@
 
 use crate::model::*;
 use frontdesk_kernel::time::now_ms;
-use frontdesk_store::{query, AnyRow, Row, StoreError, StoreResult, SystemTx, TenantTx, Tx};
+use frontdesk_store::{query, AnyRow, Conditions, Row, StoreError, StoreResult, SystemTx, TenantTx, Tx};
 
 fn json_list<T: serde::de::DeserializeOwned>(s: Option<String>) -> Vec<T> {
     s.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default()
@@ -413,40 +413,45 @@ pub async fn inbox(
     after: Option<(i64, String)>,
     limit: u32,
 ) -> StoreResult<Vec<Conversation>> {
-    let tid = tx.tid().to_owned();
-    let label = f.label.as_ref().map(|l| format!("%{}%", to_json(l)));
+    let (sql, conditions) = inbox_statement(tx.tid(), f, after);
+    let rows = conditions.bind(query(&sql)).bind(limit as i64 + 1).fetch_all(tx.conn()).await?;
+    rows.iter().map(conversation_from_row).collect()
+}
+
+/// The inbox's statement: only the filters that are set, so that a status filter comes from
+/// `conversations_status` and the longest waits from `conversations_waiting` instead of a walk
+/// of all the tenant's conversations. Its last parameter (after the conditions) is the limit.
+pub fn inbox_statement(tenant: &str, f: &InboxFilter, after: Option<(i64, String)>) -> (String, Conditions) {
     let (order, key, cmp) = if f.waiting_longest {
         ("waiting_since ASC, id ASC", "waiting_since", ">")
     } else {
         ("last_message_at DESC, id DESC", "last_message_at", "<")
     };
+    let mut c = Conditions::tenant("tenant_id", tenant);
+    c.and_if("status = ?", f.status.map(Status::as_str)).and_if("channel = ?", f.channel.map(Channel::as_str));
+    match f.assignee.as_deref() {
+        Some("") => {
+            c.and("(assignee_id IS NULL OR assignee_id = '')", []);
+        }
+        assignee => {
+            c.and_if("assignee_id = ?", assignee);
+        }
+    }
+    c.and_if("labels LIKE ?", f.label.as_ref().map(|l| format!("%{}%", to_json(l))));
+    if f.waiting_longest {
+        c.and("waiting_since IS NOT NULL", []);
+    }
+    if let Some((k, id)) = after {
+        c.and(&format!("({key} {cmp} ? OR ({key} = ? AND id {cmp} ?))"), [k.into(), k.into(), id.into()]);
+    }
     let sql = format!(
         "SELECT conversations.*, (SELECT name FROM contacts ct WHERE ct.tenant_id = conversations.tenant_id
                  AND ct.id = conversations.contact_id) AS contact_name
-         FROM conversations WHERE tenant_id = $1
-           AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR channel = $3)
-           AND ($4 IS NULL OR COALESCE(assignee_id, '') = $4) AND ($5 IS NULL OR labels LIKE $5)
-           AND ($6 = 0 OR waiting_since IS NOT NULL)
-           AND ($7 IS NULL OR {key} {cmp} $7 OR ({key} = $7 AND id {cmp} $8))
-         ORDER BY {order} LIMIT $9"
+         FROM conversations WHERE {} ORDER BY {order} LIMIT {}",
+        c.sql(),
+        c.next_param()
     );
-    let (after_key, after_id) = match after {
-        Some((k, id)) => (Some(k), Some(id)),
-        None => (None, None),
-    };
-    let rows = query(&sql)
-        .bind(tid)
-        .bind(f.status.map(Status::as_str))
-        .bind(f.channel.map(Channel::as_str))
-        .bind(f.assignee.as_deref())
-        .bind(label)
-        .bind(i64::from(f.waiting_longest))
-        .bind(after_key)
-        .bind(after_id)
-        .bind(limit as i64 + 1)
-        .fetch_all(tx.conn())
-        .await?;
-    rows.iter().map(conversation_from_row).collect()
+    (sql, c)
 }
 
 fn conversation_from_row(r: &AnyRow) -> StoreResult<Conversation> {

@@ -6,7 +6,7 @@
 use crate::model::{ContactId, ConversationId};
 use frontdesk_kernel::define_id;
 use frontdesk_kernel::time::rfc3339;
-use frontdesk_store::{query, AnyRow, Row, StoreResult, TenantTx, Tx};
+use frontdesk_store::{query, AnyRow, Conditions, Row, StoreResult, TenantTx, Tx};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -132,20 +132,19 @@ pub async fn get(tx: &mut TenantTx, id: &TaskId) -> StoreResult<Option<Task>> {
 
 /// Tasks, newest first, after the cursor `after` (an id).
 pub async fn list(tx: &mut TenantTx, f: &TaskFilter, after: Option<&str>, limit: u32) -> StoreResult<Vec<Task>> {
-    let tid = tx.tid().to_owned();
-    let rows = query(
-        "SELECT * FROM tasks WHERE tenant_id = $1 AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR contact_id = $3)
-           AND ($4 IS NULL OR id < $4)
-         ORDER BY id DESC LIMIT $5",
-    )
-    .bind(tid)
-    .bind(f.status.map(TaskStatus::as_str))
-    .bind(f.contact_id.as_ref().map(|c| c.as_str().to_owned()))
-    .bind(after)
-    .bind(i64::from(limit))
-    .fetch_all(tx.conn())
-    .await?;
+    let (sql, conditions) = list_statement(tx.tid(), f, after);
+    let rows = conditions.bind(query(&sql)).bind(i64::from(limit)).fetch_all(tx.conn()).await?;
     rows.iter().map(from_row).collect()
+}
+
+/// The task list's statement: only the filters that are set, so that one contact's or one
+/// status's tasks come from `tasks_contact` / `tasks_status`. Its last parameter is the limit.
+pub fn list_statement(tenant: &str, f: &TaskFilter, after: Option<&str>) -> (String, Conditions) {
+    let mut c = Conditions::tenant("tenant_id", tenant);
+    c.and_if("status = ?", f.status.map(TaskStatus::as_str))
+        .and_if("contact_id = ?", f.contact_id.as_ref().map(|id| id.as_str()))
+        .and_if("id < ?", after);
+    (format!("SELECT * FROM tasks WHERE {} ORDER BY id DESC LIMIT {}", c.sql(), c.next_param()), c)
 }
 
 /// Marks an open task done; false when it is not open (done already, or missing).

@@ -40,3 +40,42 @@ async fn a_contacts_conversations_come_from_their_index_in_order() {
     }
     base.test_db.drop_database().await.expect("drop");
 }
+
+/// The inbox's status filter and its longest-wait order, and a contact's or a status's tasks,
+/// come from their indexes — not from a walk of every conversation or task of the tenant, which
+/// an `($n IS NULL OR col = $n)` filter made SQLite do.
+#[tokio::test]
+async fn inbox_views_and_task_lists_come_from_their_indexes() {
+    use frontdesk_conversations::model::Status;
+    use frontdesk_conversations::store::{inbox_statement, InboxFilter};
+    use frontdesk_conversations::tasks::{list_statement, TaskFilter, TaskStatus};
+
+    let base = Base::start(false, "plans").await;
+    let (tenant, _) = base.tenant("Plan Studio", "plans").await;
+    let t = tenant.id.as_str();
+    let handed_off = InboxFilter { status: Some(Status::HandedOff), ..InboxFilter::default() };
+    let waiting = InboxFilter { waiting_longest: true, ..InboxFilter::default() };
+    let contact = TaskFilter { contact_id: Some(frontdesk_conversations::model::ContactId::new()), status: None };
+    let open = TaskFilter { status: Some(TaskStatus::Open), contact_id: None };
+    let cases = [
+        (
+            inbox_statement(t, &handed_off, None),
+            "conversations USING INDEX conversations_status (tenant_id=? AND status=?)",
+        ),
+        (
+            inbox_statement(t, &handed_off, Some((1, "cv_x".into()))),
+            "conversations USING INDEX conversations_status (tenant_id=? AND status=?",
+        ),
+        (inbox_statement(t, &waiting, None), "conversations USING INDEX conversations_waiting (tenant_id=?"),
+        (list_statement(t, &contact, None), "tasks USING INDEX tasks_contact (tenant_id=? AND contact_id=?)"),
+        (list_statement(t, &open, Some("tsk_x")), "tasks USING INDEX tasks_status (tenant_id=? AND status=? AND id<?)"),
+    ];
+    for ((sql, conditions), expected) in cases {
+        let mut tx = base.db.tenant_read(&tenant.id).await.expect("read");
+        let plan = sqlite_plan(&mut tx, &sql, conditions.len() + 1).await.expect("plan");
+        drop(tx);
+        assert!(plan.contains(expected), "{sql}\n{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "the index gives the list's order: {plan}");
+    }
+    base.test_db.drop_database().await.expect("drop");
+}

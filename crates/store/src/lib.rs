@@ -13,9 +13,11 @@
 //! - [`migrate`]: per-engine migrations owned by each capability crate, with up and down.
 //! - [`jobs`]: the durable job queue in the same database.
 //! - [`audit`]: the append-only audit log.
+//! - [`Conditions`]: WHERE clauses of the optional filters a request sets, visible to the planner.
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod conditions;
 mod db;
 mod error;
 pub mod events;
@@ -27,6 +29,7 @@ mod shared_error;
 pub mod testing;
 mod tx;
 
+pub use conditions::{Conditions, Param};
 pub use db::{Backend, Db, DbConfig};
 pub use error::{StoreError, StoreResult};
 pub use group_commit::WriterStats;
