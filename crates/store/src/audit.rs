@@ -151,32 +151,8 @@ pub async fn query(
     after: Option<&str>,
     limit: u32,
 ) -> StoreResult<Vec<AuditEntry>> {
-    let (action_exact, action_prefix) = match filter.action.as_deref() {
-        Some(a) if a.ends_with('.') => (None, Some(format!("{a}%"))),
-        Some(a) => (Some(a.to_owned()), None),
-        None => (None, None),
-    };
-    let tenant = tx.tid().to_owned();
-    let rows = sqlx::query(
-        "SELECT id, at, actor_type, actor_id, actor_label, action, object_type, object_id, via, ip, request_id, details
-         FROM audit_log
-         WHERE tenant_id = $1
-           AND ($2 IS NULL OR action = $2) AND ($3 IS NULL OR action LIKE $3)
-           AND ($4 IS NULL OR actor_id = $4) AND ($5 IS NULL OR object_id = $5)
-           AND ($6 IS NULL OR at >= $6) AND ($7 IS NULL OR at < $7) AND ($8 IS NULL OR id < $8)
-         ORDER BY id DESC LIMIT $9",
-    )
-    .bind(tenant)
-    .bind(action_exact)
-    .bind(action_prefix)
-    .bind(&filter.actor_id)
-    .bind(&filter.object_id)
-    .bind(since_ms)
-    .bind(until_ms)
-    .bind(after)
-    .bind(limit as i64)
-    .fetch_all(tx.conn())
-    .await?;
+    let (sql, c) = query_statement(tx.tid(), filter, since_ms, until_ms, after);
+    let rows = c.bind(sqlx::query(&sql)).bind(limit as i64).fetch_all(tx.conn()).await?;
     rows.into_iter()
         .map(|r| {
             let details: String = r.try_get("details")?;
@@ -196,6 +172,37 @@ pub async fn query(
             })
         })
         .collect()
+}
+
+/// [`query`]'s statement: only the filters that are set, so an action, an actor or an object
+/// comes from its index (`audit_log_action`, `_actor`, `_object`). Its last parameter is the limit.
+pub fn query_statement(
+    tenant: &str,
+    filter: &AuditFilter,
+    since_ms: Option<i64>,
+    until_ms: Option<i64>,
+    after: Option<&str>,
+) -> (String, crate::Conditions) {
+    let (action_exact, action_prefix) = match filter.action.as_deref() {
+        Some(a) if a.ends_with('.') => (None, Some(format!("{a}%"))),
+        Some(a) => (Some(a.to_owned()), None),
+        None => (None, None),
+    };
+    let mut c = crate::Conditions::tenant("tenant_id", tenant);
+    c.and_if("action = ?", action_exact)
+        .and_if("action LIKE ?", action_prefix)
+        .and_if("actor_id = ?", filter.actor_id.as_deref())
+        .and_if("object_id = ?", filter.object_id.as_deref())
+        .and_if("at >= ?", since_ms)
+        .and_if("at < ?", until_ms)
+        .and_if("id < ?", after);
+    let sql = format!(
+        "SELECT id, at, actor_type, actor_id, actor_label, action, object_type, object_id, via, ip, request_id, details
+         FROM audit_log WHERE {} ORDER BY id DESC LIMIT {}",
+        c.sql(),
+        c.next_param()
+    );
+    (sql, c)
 }
 
 /// Entries of the last `limit` changes across tenants, for the operator (newest first).

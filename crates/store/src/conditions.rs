@@ -37,7 +37,7 @@ impl From<i64> for Param {
 }
 
 /// `tenant_id = $1 AND …`: the conditions of one query and their parameters, in order.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Conditions {
     sql: String,
     params: Vec<Param>,
@@ -46,14 +46,18 @@ pub struct Conditions {
 impl Conditions {
     /// Starts with `<column> = $1` (`tenant_id`, or `c.tenant_id` in a join).
     pub fn tenant(column: &str, tenant: &str) -> Self {
-        Self { sql: format!("{column} = $1"), params: vec![Param::from(tenant)] }
+        let mut c = Self::default();
+        c.and(&format!("{column} = ?"), [Param::from(tenant)]);
+        c
     }
 
-    /// Adds `AND <condition>`, where each `?` in `condition` is the next parameter, taken from
-    /// `params` in order.
+    /// Adds `AND <condition>` (the first condition goes alone), where each `?` in `condition`
+    /// is the next parameter, taken from `params` in order.
     pub fn and<const N: usize>(&mut self, condition: &str, params: [Param; N]) -> &mut Self {
         debug_assert_eq!(condition.matches('?').count(), N, "one parameter per `?` in {condition}");
-        self.sql.push_str(" AND ");
+        if !self.sql.is_empty() {
+            self.sql.push_str(" AND ");
+        }
         let mut params = params.into_iter();
         for (i, part) in condition.split('?').enumerate() {
             if i > 0 {
@@ -75,9 +79,13 @@ impl Conditions {
         self
     }
 
-    /// The conditions, for after `WHERE`.
+    /// The conditions, for after `WHERE` (`TRUE` when there are none).
     pub fn sql(&self) -> &str {
-        &self.sql
+        if self.sql.is_empty() {
+            "TRUE"
+        } else {
+            &self.sql
+        }
     }
 
     /// How many parameters the conditions bind.

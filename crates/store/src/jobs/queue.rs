@@ -378,18 +378,19 @@ pub struct JobRecord {
 
 /// Jobs in a state, newest first; a tenant transaction sees only its tenant's jobs.
 pub async fn list(tx: &mut impl Tx, state: JobState, after: Option<&str>, limit: u32) -> StoreResult<Vec<JobRecord>> {
-    let tenant = tx.tenant_id().map(|t| t.as_str().to_owned());
-    let rows = sqlx::query(
+    // Only the filters that are set, so a tenant's jobs come from `jobs_tenant`.
+    let mut c = match tx.tenant_id() {
+        Some(tenant) => crate::Conditions::tenant("tenant_id", tenant.as_str()),
+        None => crate::Conditions::default(),
+    };
+    c.and_if("state = ?", Some(state.as_str())).and_if("id < ?", after);
+    let sql = format!(
         "SELECT id, tenant_id, kind, state, attempts, max_attempts, run_at, last_error, created_at FROM jobs
-         WHERE state = $1 AND ($2 IS NULL OR tenant_id = $2) AND ($3 IS NULL OR id < $3)
-         ORDER BY id DESC LIMIT $4",
-    )
-    .bind(state.as_str())
-    .bind(tenant)
-    .bind(after)
-    .bind(limit as i64)
-    .fetch_all(tx.conn())
-    .await?;
+         WHERE {} ORDER BY id DESC LIMIT {}",
+        c.sql(),
+        c.next_param()
+    );
+    let rows = c.bind(sqlx::query(&sql)).bind(limit as i64).fetch_all(tx.conn()).await?;
     rows.into_iter()
         .map(|r| {
             Ok(JobRecord {
