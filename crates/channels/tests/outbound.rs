@@ -19,7 +19,7 @@ use frontdesk_store::audit::Actor;
 use frontdesk_store::jobs::{JobRegistry, Worker, WorkerConfig};
 use frontdesk_store::testing::TestDb;
 use frontdesk_store::{query_scalar, Tx};
-use frontdesk_web::{Credential, PermissionSet, Principal};
+use frontdesk_web::{PermissionSet, Principal};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -165,18 +165,7 @@ struct Harness {
 }
 
 fn principal(tenant: &TenantId) -> Principal {
-    Principal {
-        user_id: None,
-        label: "test key".into(),
-        tenant_id: Some(tenant.clone()),
-        role: None,
-        permissions: PermissionSet::all(),
-        platform_operator: false,
-        credential: Credential::ApiKey { key_id: "key_test".into() },
-        locale: None,
-        tenant_name: None,
-        memberships: Vec::new(),
-    }
+    Principal::api_key(tenant.clone(), "key_test", "test key".into(), PermissionSet::all())
 }
 
 async fn add_tenant(db: &frontdesk_store::Db) -> TenantId {

@@ -233,17 +233,10 @@ async fn apikey(config: &Config, c: ApiKeyCommand) -> Result<(), AppError> {
 
 /// The operator at the command line, acting in one tenant with every permission.
 fn cli_principal(tenant: &TenantId) -> frontdesk_web::Principal {
+    let all = PermissionSet::from_iter(Permission::ALL.iter().copied());
     frontdesk_web::Principal {
-        user_id: None,
-        label: "cli".into(),
-        tenant_id: Some(tenant.clone()),
-        role: None,
-        permissions: PermissionSet::from_iter(Permission::ALL.iter().copied()),
         platform_operator: true,
-        credential: frontdesk_web::Credential::ApiKey { key_id: "cli".into() },
-        locale: None,
-        tenant_name: None,
-        memberships: Vec::new(),
+        ..frontdesk_web::Principal::api_key(tenant.clone(), "cli", "cli".into(), all)
     }
 }
 

@@ -67,18 +67,9 @@ impl Identity {
             store::touch_api_key(&mut tx, &key_id, now).await?;
             tx.commit().await?;
         }
-        Ok(Principal {
-            user_id: None,
-            label: format!("key:{}", key.name),
-            tenant_id: Some(tenant),
-            role: None,
-            permissions: PermissionSet::from_csv(&key.permissions.join(",")),
-            platform_operator: false,
-            credential: Credential::ApiKey { key_id: key_id.to_string() },
-            locale: None,
-            tenant_name: Some(tenant_name),
-            memberships: Vec::new(),
-        })
+        let permissions = PermissionSet::from_csv(&key.permissions.join(","));
+        let principal = Principal::api_key(tenant, key_id.as_str(), format!("key:{}", key.name), permissions);
+        Ok(Principal { tenant_name: Some(tenant_name), ..principal })
     }
 
     async fn authenticate_jwt(&self, token: &str) -> Result<Principal, Error> {

@@ -241,6 +241,22 @@ pub struct TenantChoice {
 }
 
 impl Principal {
+    /// An API key acting in its tenant with its permissions (no user, no dashboard session).
+    pub fn api_key(tenant: TenantId, key_id: &str, label: String, permissions: PermissionSet) -> Self {
+        Principal {
+            user_id: None,
+            label,
+            tenant_id: Some(tenant),
+            role: None,
+            permissions,
+            platform_operator: false,
+            credential: Credential::ApiKey { key_id: key_id.to_owned() },
+            locale: None,
+            tenant_name: None,
+            memberships: Vec::new(),
+        }
+    }
+
     /// The tenant of a tenant-scoped request (the middleware has checked it exists).
     pub fn tenant(&self) -> Result<&TenantId, Error> {
         self.tenant_id

@@ -14,7 +14,7 @@ use frontdesk_kernel::TenantId;
 use frontdesk_store::audit::Actor;
 use frontdesk_store::jobs::{JobRegistry, Worker, WorkerConfig};
 use frontdesk_store::{Db, DbConfig};
-use frontdesk_web::{Credential, PermissionSet, Principal};
+use frontdesk_web::{PermissionSet, Principal};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -118,18 +118,7 @@ pub async fn harness_with(
     let (shutdown, rx) = watch::channel(false);
     tokio::spawn(Worker::new(db.clone(), registry, worker_config).run(rx));
 
-    let principal = Principal {
-        user_id: None,
-        label: "test key".into(),
-        tenant_id: Some(tenant.clone()),
-        role: None,
-        permissions: PermissionSet::all(),
-        platform_operator: false,
-        credential: Credential::ApiKey { key_id: "key_test".into() },
-        locale: None,
-        tenant_name: None,
-        memberships: Vec::new(),
-    };
+    let principal = Principal::api_key(tenant.clone(), "key_test", "test key".into(), PermissionSet::all());
     Harness {
         db,
         tenant,
