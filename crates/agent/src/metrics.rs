@@ -14,13 +14,7 @@ pub const AI_TOKENS: &str = "frontdesk.ai_tokens";
 /// Every metric counted here.
 pub const METRICS: &[&str] = &[AI_CALLS, AI_TOKENS];
 
-/// One count: `value` of `metric` in the bucket starting at `bucket`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BucketCount {
-    pub metric: &'static str,
-    pub bucket: i64,
-    pub value: f64,
-}
+pub use frontdesk_kernel::metrics::BucketCount;
 
 /// The tenant's model calls and tokens (prompt and completion) per bucket of `[from_ms, to_ms)`
 /// (buckets of `bucket_ms` from `from_ms`); buckets without any are left out.

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod http;
+pub mod metrics;
 pub mod model;
 pub mod pages;
 pub mod providers;
@@ -24,7 +25,10 @@ pub use providers::ProviderUrls;
 pub use service::{check_recipient, register_jobs, Channels, ChannelsConfig, SECRET_PURPOSE, SEND_JOB};
 
 /// Channels' schema (after the store's and identity's migrations: it references `tenants`).
-pub const MIGRATIONS: &[frontdesk_store::Migration] = &[frontdesk_store::migration!("channels", 1, "0001_channels")];
+pub const MIGRATIONS: &[frontdesk_store::Migration] = &[
+    frontdesk_store::migration!("channels", 1, "0001_channels"),
+    frontdesk_store::migration!("channels", 2, "0002_recent_index"),
+];
 
 /// The JSON API, for the binary to merge.
 pub fn router(channels: Channels) -> utoipa_axum::router::OpenApiRouter {

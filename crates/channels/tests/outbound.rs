@@ -381,6 +381,21 @@ async fn outages_refusals_and_offline_channels(postgres: bool) {
     assert_eq!(m.state, MessageState::Failed, "{m:?}");
     assert!(m.error.as_deref().is_some_and(|e| e.contains("Unauthorized") && !e.contains("AAHdq")), "{m:?}");
 
+    // The business metrics count what ended sent (2) and failed (3), by hour; the tenant is
+    // found as active.
+    let db = &h.test_db.db;
+    let hour = 3_600_000;
+    let from = frontdesk_kernel::time::now_ms() / hour * hour;
+    let tenant = h.principal.tenant().expect("tenant").clone();
+    let counts =
+        frontdesk_channels::metrics::counts(db, &tenant, from - hour, from + hour, hour).await.expect("counts");
+    let total = |metric: &str| counts.iter().filter(|c| c.metric == metric).map(|c| c.value).sum::<f64>();
+    assert_eq!(total(frontdesk_channels::metrics::MESSAGES_SENT), 2.0, "{counts:?}");
+    assert_eq!(total(frontdesk_channels::metrics::MESSAGES_FAILED), 3.0, "{counts:?}");
+    assert!(counts.iter().all(|c| c.bucket == from - hour || c.bucket == from), "{counts:?}");
+    let active = frontdesk_channels::metrics::active_tenants(db, from - hour).await.expect("active");
+    assert_eq!(active, [tenant]);
+
     h.test_db.drop_database().await.expect("drop");
 }
 

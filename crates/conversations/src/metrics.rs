@@ -22,28 +22,16 @@ pub const METRICS: &[&str] = &[MESSAGES_IN, MESSAGES_OUT, CONVERSATIONS_STARTED,
 /// How far an id's time may lie from its row's `created_at` (an id made before a slow write).
 const ID_SLACK_MS: i64 = 10 * 60_000;
 
-/// One count: `value` of `metric` in the bucket starting at `bucket`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BucketCount {
-    pub metric: &'static str,
-    pub bucket: i64,
-    pub value: f64,
-}
+pub use frontdesk_kernel::metrics::BucketCount;
 
 /// The smallest id of `prefix` made at `ms`: a time range is an id range on the primary key.
 fn id_floor(prefix: &str, ms: i64) -> String {
     format!("{prefix}_{}", frontdesk_kernel::id::floor_body(ms))
 }
 
-/// Tenants whose conversations had a message at or after `since_ms`.
+/// Tenants whose conversations had a message at or after `since_ms` (`conversations_recent`).
 pub async fn active_tenants(db: &Db, since_ms: i64) -> Result<Vec<TenantId>> {
-    let mut tx = db.system_read().await?;
-    let rows = query("SELECT DISTINCT tenant_id FROM conversations WHERE last_message_at >= $1")
-        .bind(since_ms)
-        .fetch_all(tx.conn())
-        .await
-        .map_err(StoreError::from)?;
-    rows.iter().map(|r| Ok(TenantId::from_db(r.try_get::<String, _>("tenant_id").map_err(StoreError::from)?))).collect()
+    Ok(db.tenants_active_since("conversations", "last_message_at", since_ms).await?)
 }
 
 /// The tenant's counts per bucket of `[from_ms, to_ms)` (buckets of `bucket_ms` from `from_ms`);

@@ -348,7 +348,11 @@ fn explanation_writer(config: &Config) -> Result<Option<frontdesk_insights::Expl
 pub fn business_feed(db: &Db, insights: frontdesk_insights::Insights) -> frontdesk_insights::BusinessFeed {
     frontdesk_insights::BusinessFeed::new(
         insights,
-        vec![Arc::new(ConversationMetrics(db.clone())), Arc::new(AiUsageMetrics(db.clone()))],
+        vec![
+            Arc::new(ConversationMetrics(db.clone())),
+            Arc::new(AiUsageMetrics(db.clone())),
+            Arc::new(ChannelMetrics(db.clone())),
+        ],
     )
 }
 
@@ -369,14 +373,7 @@ impl frontdesk_insights::BusinessMetrics for ConversationMetrics {
         tenant: &'a frontdesk_kernel::TenantId,
         w: frontdesk_insights::Window,
     ) -> frontdesk_insights::SourceFuture<'a, Vec<frontdesk_insights::Count>> {
-        Box::pin(async move {
-            let counts =
-                frontdesk_conversations::metrics::counts(&self.0, tenant, w.from_ms, w.to_ms, w.bucket_ms).await?;
-            Ok(counts
-                .into_iter()
-                .map(|c| frontdesk_insights::Count { metric: c.metric, bucket: c.bucket, value: c.value })
-                .collect())
-        })
+        Box::pin(frontdesk_conversations::metrics::counts(&self.0, tenant, w.from_ms, w.to_ms, w.bucket_ms))
     }
 }
 
@@ -393,13 +390,28 @@ impl frontdesk_insights::BusinessMetrics for AiUsageMetrics {
         tenant: &'a frontdesk_kernel::TenantId,
         w: frontdesk_insights::Window,
     ) -> frontdesk_insights::SourceFuture<'a, Vec<frontdesk_insights::Count>> {
-        Box::pin(async move {
-            let counts = frontdesk_agent::metrics::counts(&self.0, tenant, w.from_ms, w.to_ms, w.bucket_ms).await?;
-            Ok(counts
-                .into_iter()
-                .map(|c| frontdesk_insights::Count { metric: c.metric, bucket: c.bucket, value: c.value })
-                .collect())
-        })
+        Box::pin(frontdesk_agent::metrics::counts(&self.0, tenant, w.from_ms, w.to_ms, w.bucket_ms))
+    }
+}
+
+/// Outbound channel messages sent and failed as business metrics.
+struct ChannelMetrics(Db);
+
+impl frontdesk_insights::BusinessMetrics for ChannelMetrics {
+    fn metrics(&self) -> &'static [&'static str] {
+        frontdesk_channels::metrics::METRICS
+    }
+
+    fn active_tenants(&self, since_ms: i64) -> frontdesk_insights::SourceFuture<'_, Vec<frontdesk_kernel::TenantId>> {
+        Box::pin(frontdesk_channels::metrics::active_tenants(&self.0, since_ms))
+    }
+
+    fn collect<'a>(
+        &'a self,
+        tenant: &'a frontdesk_kernel::TenantId,
+        w: frontdesk_insights::Window,
+    ) -> frontdesk_insights::SourceFuture<'a, Vec<frontdesk_insights::Count>> {
+        Box::pin(frontdesk_channels::metrics::counts(&self.0, tenant, w.from_ms, w.to_ms, w.bucket_ms))
     }
 }
 

@@ -54,14 +54,8 @@ impl Window {
     }
 }
 
-/// A count of one metric in one bucket (buckets without any may be left out).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Count {
-    pub metric: &'static str,
-    /// The bucket's start (UTC ms).
-    pub bucket: i64,
-    pub value: f64,
-}
+/// A count of one metric in one bucket (the kernel's type, so capabilities report it directly).
+pub use frontdesk_kernel::metrics::BucketCount as Count;
 
 /// What a capability reports about a tenant's business, counted from its own tables.
 pub trait BusinessMetrics: Send + Sync + 'static {

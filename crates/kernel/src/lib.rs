@@ -6,12 +6,14 @@
 //! - [`paging`]: cursor paging.
 //! - [`money`]: integer minor units with an ISO currency.
 //! - [`time`]: UTC milliseconds, the storage form of every timestamp.
+//! - [`metrics`]: the counts capabilities report to the business-metrics feed.
 #![forbid(unsafe_code)]
 
 pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod id;
+pub mod metrics;
 pub mod money;
 pub mod paging;
 pub mod time;

@@ -1,0 +1,2 @@
+DROP INDEX outbound_messages_updated;
+DROP INDEX outbound_messages_recent;
