@@ -169,21 +169,7 @@ fn principal(tenant: &TenantId) -> Principal {
 }
 
 async fn add_tenant(db: &frontdesk_store::Db) -> TenantId {
-    let tenant = TenantId::new();
-    let mut tx = db.system().await.expect("system tx");
-    let record = frontdesk_identity::model::Tenant {
-        id: tenant.clone(),
-        slug: format!("t-{}", &tenant.as_str()[4..14].to_ascii_lowercase()),
-        name: "Studio".into(),
-        status: frontdesk_identity::model::TenantStatus::Active,
-        time_zone: "Europe/Berlin".into(),
-        locale: "en".into(),
-        industry: "fitness".into(),
-        created_at: frontdesk_kernel::time::now_ms(),
-    };
-    frontdesk_identity::store::insert_tenant(&mut tx, &record).await.expect("tenant");
-    tx.commit().await.expect("commit");
-    tenant
+    frontdesk_identity::testing::insert_tenant(db).await.expect("tenant")
 }
 
 /// A fresh database with a tenant, the channels service pointed at the stand-in, and a job

@@ -12,6 +12,7 @@ pub mod pages;
 pub mod password;
 pub mod service;
 pub mod store;
+pub mod testing;
 pub mod tokens;
 pub mod totp;
 

@@ -111,8 +111,9 @@ impl Workflows {
                 match self.in_transaction(&mut tx, rec, action, ctx, event).await {
                     Ok(detail) => (tx, Outcome::Done(detail)),
                     Err(e) => {
-                        drop(tx); // roll back whatever the step wrote
-                                  // Bad input (a recipient the event did not fill) will not improve by waiting.
+                        // Roll back whatever the step wrote. Bad input (a recipient the event did
+                        // not fill) will not improve by waiting.
+                        drop(tx);
                         let retry = !matches!(e, Error::Validation(_));
                         (db.tenant(tenant).await?, Outcome::Failed { error: e.to_string(), retry })
                     }

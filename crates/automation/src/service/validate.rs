@@ -158,14 +158,14 @@ impl Workflows {
                 }
                 Action::Message { channel, to, text } => {
                     check_text(v, &field("text"), text, channel.max_text_chars());
-                    let to = to.trim();
-                    if to.contains("{{") {
-                        // Filled in from the event when the workflow runs.
+                    let to = if to.contains("{{") {
+                        // Filled in from the event when the workflow runs (and checked then).
                         check_text(v, &field("to"), to, MAX_SUBJECT);
-                    } else if let Err(e) = frontdesk_channels::check_recipient(*channel, to) {
-                        v.push(&field("to"), e.code, e.message);
-                    }
-                    out.push(Action::Message { channel: *channel, to: to.to_owned(), text: text.clone() });
+                        to.trim().to_owned()
+                    } else {
+                        v.check(&field("to"), frontdesk_channels::check_recipient(*channel, to)).unwrap_or_default()
+                    };
+                    out.push(Action::Message { channel: *channel, to, text: text.clone() });
                 }
                 Action::TagContact { contact_id, tags } => {
                     check_contact(v, &field("contact_id"), contact_id.as_deref());

@@ -70,20 +70,7 @@ pub async fn harness_with(
     frontdesk_store::migrate::run(&db_config, &migrations).await.expect("migrate");
     let db = Db::connect(&db_config).await.expect("connect");
 
-    let tenant = TenantId::new();
-    let mut tx = db.system().await.expect("system tx");
-    let record = frontdesk_identity::model::Tenant {
-        id: tenant.clone(),
-        slug: format!("t-{}", &tenant.as_str()[4..12].to_ascii_lowercase()),
-        name: "Studio".into(),
-        status: frontdesk_identity::model::TenantStatus::Active,
-        time_zone: "Europe/Berlin".into(),
-        locale: "en".into(),
-        industry: "fitness".into(),
-        created_at: frontdesk_kernel::time::now_ms(),
-    };
-    frontdesk_identity::store::insert_tenant(&mut tx, &record).await.expect("tenant");
-    tx.commit().await.expect("commit");
+    let tenant = frontdesk_identity::testing::insert_tenant(&db).await.expect("tenant");
 
     let automation = Automation::new(db.clone(), keyring(), config).expect("service");
     let worker_automation = match worker_config {
