@@ -125,3 +125,31 @@ async fn message_actions_are_checked_when_the_workflow_is_saved() {
     }));
     assert!(unknown.is_err(), "an unknown channel does not parse");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whatsapp_template_step_renders_its_parameters() {
+    let h = harness(wf_config(), None).await;
+    let action = json!({"type": "message", "channel": "whatsapp", "to": "{{data.phone}}",
+                        "template": {"name": "lead_welcome", "language": "de", "parameters": ["{{data.name}}"]}});
+    lead_workflow(&h, action).await;
+    let run = run_for(&h, &lead(json!({"name": "Ada", "phone": "+4915123456789"}))).await;
+    assert_eq!(run.state, RunState::Succeeded, "{run:?}");
+    let outbox = h.channels.messages(&h.principal, None, 10).await.expect("outbox");
+    let template = outbox[0].template.clone().expect("a template message");
+    assert_eq!((template.name.as_str(), template.language.as_str()), ("lead_welcome", "de"));
+    assert_eq!(template.parameters, ["Ada"]);
+
+    // Templates are WhatsApp's only.
+    let req: CreateWorkflowRequest = serde_json::from_value(json!({
+        "name": "SMS template", "trigger": {"event": "lead.created"},
+        "actions": [{"type": "message", "channel": "sms", "to": "+4930123456", "template": {"name": "x"}}],
+    }))
+    .expect("request");
+    match h.workflows.create_workflow(&h.principal, req, &h.actor).await {
+        Err(Error::Validation(fields)) => {
+            let named: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+            assert_eq!(named, ["actions[0].template"]);
+        }
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}

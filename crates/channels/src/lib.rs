@@ -28,6 +28,7 @@ pub use service::{check_recipient, register_jobs, Channels, ChannelsConfig, SECR
 pub const MIGRATIONS: &[frontdesk_store::Migration] = &[
     frontdesk_store::migration!("channels", 1, "0001_channels"),
     frontdesk_store::migration!("channels", 2, "0002_recent_index"),
+    frontdesk_store::migration!("channels", 3, "0003_templates"),
 ];
 
 /// The JSON API, for the binary to merge.

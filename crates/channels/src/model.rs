@@ -154,13 +154,37 @@ impl MessageState {
     }
 }
 
+/// A pre-approved WhatsApp message template: what a business may send to someone who has not
+/// written in the last 24 hours (WhatsApp refuses free text then).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageTemplate {
+    /// WhatsApp Cloud API: the template's name (`booking_reminder`); Twilio: the Content SID
+    /// (`HX` and 32 hex digits).
+    pub name: String,
+    /// The template's language (`en`, `de`, `en_US`); Twilio ignores it (the Content SID
+    /// names one language).
+    #[serde(default = "default_template_language")]
+    pub language: String,
+    /// Values of the body's placeholders `{{1}}`, `{{2}}`, … in order.
+    #[serde(default)]
+    pub parameters: Vec<String>,
+}
+
+fn default_template_language() -> String {
+    "en".into()
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct OutboundMessage {
     pub id: OutboundMessageId,
     pub channel: ChannelKind,
     /// E.164 for WhatsApp and SMS; a chat id or `@channel` for Telegram.
     pub to: String,
+    /// The text sent, or for a template a line naming it and its values.
     pub text: String,
+    /// The WhatsApp template sent instead of free text.
+    pub template: Option<MessageTemplate>,
     pub state: MessageState,
     /// The provider that took it, once sent.
     pub provider: Option<Provider>,
@@ -183,5 +207,11 @@ pub struct SendMessageRequest {
     /// E.164 (`+4930123456`) for WhatsApp and SMS; a numeric chat id or `@channelname` for
     /// Telegram.
     pub to: String,
+    /// The message; may be left out when a WhatsApp `template` is sent.
+    #[serde(default)]
     pub text: String,
+    /// WhatsApp only: a pre-approved template instead of free text (needed outside the 24 hours
+    /// after the customer's last message).
+    #[serde(default)]
+    pub template: Option<MessageTemplate>,
 }

@@ -150,7 +150,8 @@ async fn disconnect(
 async fn send(State(c): State<Channels>, page: Page, p: Principal, Form(f): Form<SendForm>) -> Response {
     let result = async {
         let channel = ChannelKind::parse(&f.channel).ok_or_else(|| unknown("channel", "channel"))?;
-        c.send(&p, SendMessageRequest { channel, to: f.to.clone(), text: f.text.clone() }, "dashboard").await
+        c.send(&p, SendMessageRequest { channel, to: f.to.clone(), text: f.text.clone(), template: None }, "dashboard")
+            .await
     };
     match result.await {
         Ok(_) => Redirect::to("/app/channels?notice=message_queued").into_response(),

@@ -5,8 +5,10 @@
 //!   Account SID and auth token; `201` with the message `sid`. WhatsApp through Twilio prefixes
 //!   both addresses with `whatsapp:`.
 //! - **WhatsApp Cloud API** (Meta Graph): `POST /{phone-number-id}/messages` with a bearer
-//!   token and `{"messaging_product": "whatsapp", "to": …, "type": "text", "text": {"body": …}}`;
-//!   `200` with `messages[0].id` (`wamid.…`).
+//!   token and `{"messaging_product": "whatsapp", "to": …, "type": "text", "text": {"body": …}}`
+//!   (or `"type": "template"` with the template's name, language and body parameters);
+//!   `200` with `messages[0].id` (`wamid.…`). Twilio sends a WhatsApp template by its Content
+//!   SID (`ContentSid`, `ContentVariables` `{"1": …}`).
 //! - **Telegram** Bot API: `POST /bot{token}/sendMessage` with `{"chat_id": …, "text": …}`;
 //!   `{"ok": true, "result": {"message_id": …}}`.
 //!
@@ -15,7 +17,7 @@
 //! outbox shows the provider's own words. A secret never appears in an error: the Telegram
 //! token is part of the URL, which network errors quote, so every error text is scrubbed.
 
-use crate::model::{ChannelKind, Provider};
+use crate::model::{ChannelKind, MessageTemplate, OutboundMessage, Provider};
 use data_encoding::BASE64;
 use frontdesk_web::outbound::{self, OutboundError, OutboundPolicy, OutboundRequest};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
@@ -50,6 +52,22 @@ pub(crate) struct Account<'a> {
     pub secret: &'a str,
 }
 
+/// What a message carries.
+pub(crate) enum Content<'a> {
+    Text(&'a str),
+    /// A WhatsApp template (the message's text is then only the outbox's description).
+    Template(&'a MessageTemplate),
+}
+
+impl<'a> Content<'a> {
+    pub fn of(m: &'a OutboundMessage) -> Self {
+        match &m.template {
+            Some(t) => Content::Template(t),
+            None => Content::Text(&m.text),
+        }
+    }
+}
+
 /// Why a send did not go through.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendError {
@@ -75,12 +93,13 @@ pub(crate) async fn send(
     account: &Account<'_>,
     channel: ChannelKind,
     to: &str,
-    text: &str,
+    content: &Content<'_>,
 ) -> Result<String, SendError> {
-    let request = match account.provider {
-        Provider::Twilio => twilio_request(urls, account, channel, to, text),
-        Provider::WhatsappCloud => whatsapp_cloud_request(urls, account, to, text),
-        Provider::Telegram => telegram_request(urls, account, to, text),
+    let request = match (account.provider, content) {
+        (Provider::Twilio, _) => twilio_request(urls, account, channel, to, content),
+        (Provider::WhatsappCloud, _) => whatsapp_cloud_request(urls, account, to, content),
+        (Provider::Telegram, Content::Text(text)) => telegram_request(urls, account, to, text),
+        (Provider::Telegram, Content::Template(_)) => Err("Telegram has no message templates".to_owned()),
     }
     .map_err(|e| SendError::Refused(scrub(&e, account.secret)))?;
     let response = outbound::send(client, policy, request).await.map_err(|e| {
@@ -125,7 +144,7 @@ fn twilio_request(
     account: &Account<'_>,
     channel: ChannelKind,
     to: &str,
-    text: &str,
+    content: &Content<'_>,
 ) -> Result<OutboundRequest, String> {
     let sid = account.account_id.ok_or("the Twilio account has no Account SID")?;
     let sender = account.sender.ok_or("the Twilio account has no sender")?;
@@ -138,7 +157,23 @@ fn twilio_request(
     } else {
         form.append_pair("From", &address(sender));
     }
-    form.append_pair("Body", text);
+    match content {
+        Content::Text(text) => {
+            form.append_pair("Body", text);
+        }
+        Content::Template(t) if t.name.starts_with("HX") => {
+            // Content variables are numbered from 1, like the template's placeholders.
+            let variables: serde_json::Map<String, Value> =
+                t.parameters.iter().enumerate().map(|(i, p)| ((i + 1).to_string(), Value::from(p.as_str()))).collect();
+            form.append_pair("ContentSid", &t.name);
+            if !variables.is_empty() {
+                form.append_pair("ContentVariables", &Value::Object(variables).to_string());
+            }
+        }
+        Content::Template(t) => {
+            return Err(format!("Twilio sends WhatsApp templates by Content SID (HX…), not by name ({})", t.name))
+        }
+    }
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
     let basic = format!("Basic {}", BASE64.encode(format!("{sid}:{}", account.secret).as_bytes()));
@@ -166,17 +201,30 @@ fn whatsapp_cloud_request(
     urls: &ProviderUrls,
     account: &Account<'_>,
     to: &str,
-    text: &str,
+    content: &Content<'_>,
 ) -> Result<OutboundRequest, String> {
     let phone_number_id = account.account_id.ok_or("the WhatsApp account has no phone number ID")?;
     let url = join(&urls.whatsapp_cloud, &format!("{phone_number_id}/messages"))?;
-    let body = json!({
+    let mut body = json!({
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
         "to": to.trim_start_matches('+'),
-        "type": "text",
-        "text": {"preview_url": false, "body": text},
     });
+    match content {
+        Content::Text(text) => {
+            body["type"] = json!("text");
+            body["text"] = json!({"preview_url": false, "body": text});
+        }
+        Content::Template(t) => {
+            let mut template = json!({"name": t.name, "language": {"code": t.language}});
+            if !t.parameters.is_empty() {
+                let parameters: Vec<Value> = t.parameters.iter().map(|p| json!({"type": "text", "text": p})).collect();
+                template["components"] = json!([{"type": "body", "parameters": parameters}]);
+            }
+            body["type"] = json!("template");
+            body["template"] = template;
+        }
+    }
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     let bearer = format!("Bearer {}", account.secret);

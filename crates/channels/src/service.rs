@@ -135,25 +135,30 @@ impl Channels {
     /// Sends a message on behalf of `p` (the API, the dashboard).
     pub async fn send(&self, p: &Principal, req: SendMessageRequest, origin: &str) -> Result<OutboundMessage> {
         let mut tx = self.db.tenant(p.tenant()?).await?;
-        let message = self.queue(&mut tx, req.channel, &req.to, &req.text, origin).await?;
+        let message = self.queue(&mut tx, req.channel, &req.to, &req.text, req.template.as_ref(), origin).await?;
         tx.commit().await?;
         Ok(message)
     }
 
-    /// Stores a message and queues its sending in the caller's transaction: nothing is sent
-    /// unless the transaction commits, and nothing committed is lost. Bad input is a
-    /// validation error on `to` or `text`.
+    /// Stores a message (free `text`, or on WhatsApp a `template`) and queues its sending in the
+    /// caller's transaction: nothing is sent unless the transaction commits, and nothing
+    /// committed is lost. Bad input is a validation error on `to`, `text` or `template`.
     pub async fn queue(
         &self,
         tx: &mut TenantTx,
         channel: ChannelKind,
         to: &str,
         text: &str,
+        template: Option<&MessageTemplate>,
         origin: &str,
     ) -> Result<OutboundMessage> {
         let mut v = Validator::new();
         let to = v.check("to", check_recipient(channel, to));
-        let text = v.check("text", check_text(channel, text));
+        let template = template.and_then(|t| check_template(&mut v, channel, t));
+        let text = match &template {
+            Some(t) if text.trim().is_empty() => Some(describe_template(t)),
+            _ => v.check("text", check_text(channel, text)),
+        };
         v.finish()?;
         let (Some(to), Some(text)) = (to, text) else { return Err(Error::internal("checked message incomplete")) };
         let now = now_ms();
@@ -162,6 +167,7 @@ impl Channels {
             channel,
             to,
             text,
+            template,
             state: MessageState::Queued,
             provider: None,
             provider_message_id: None,
@@ -267,7 +273,7 @@ impl Channels {
             &creds,
             message.channel,
             &message.to,
-            &message.text,
+            &providers::Content::of(&message),
         )
         .await;
         match sent {
@@ -437,6 +443,60 @@ pub fn check_recipient(channel: ChannelKind, to: &str) -> std::result::Result<St
                 ))
             }
         }
+    }
+}
+
+/// Most placeholders a WhatsApp template body has, and the longest value of one.
+const MAX_TEMPLATE_PARAMETERS: usize = 20;
+const MAX_TEMPLATE_PARAMETER_CHARS: usize = 1024;
+
+/// A template's name (Meta's rule: lower-case letters, digits and `_`; or a Twilio Content SID),
+/// language and values; WhatsApp only.
+fn check_template(v: &mut Validator, channel: ChannelKind, t: &MessageTemplate) -> Option<MessageTemplate> {
+    if channel != ChannelKind::Whatsapp {
+        v.push("template", "unsupported", format!("{} has no message templates: send text.", channel.label()));
+        return None;
+    }
+    let name = t.name.trim();
+    let meta_name = !name.is_empty()
+        && name.len() <= 512
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !meta_name && !is_twilio_sid(name, "HX") {
+        v.push(
+            "template.name",
+            "invalid_template",
+            "A template is named in lower case with digits and _ (WhatsApp Cloud API), or by its Content SID HX… (Twilio).",
+        );
+    }
+    let language = t.language.trim();
+    if !(2..=15).contains(&language.len()) || !language.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_') {
+        v.push("template.language", "invalid_language", "A language code like en, de or en_US.");
+    }
+    if t.parameters.len() > MAX_TEMPLATE_PARAMETERS {
+        v.push("template.parameters", "too_many", format!("At most {MAX_TEMPLATE_PARAMETERS} values."));
+    }
+    for (i, p) in t.parameters.iter().enumerate() {
+        if p.trim().is_empty() || p.chars().count() > MAX_TEMPLATE_PARAMETER_CHARS {
+            v.push(
+                &format!("template.parameters[{i}]"),
+                "invalid",
+                format!("1 to {MAX_TEMPLATE_PARAMETER_CHARS} characters."),
+            );
+        }
+    }
+    Some(MessageTemplate {
+        name: name.to_owned(),
+        language: language.to_owned(),
+        parameters: t.parameters.iter().map(|p| p.trim().to_owned()).collect(),
+    })
+}
+
+/// The outbox's line for a template sent without text of its own.
+fn describe_template(t: &MessageTemplate) -> String {
+    if t.parameters.is_empty() {
+        format!("template {} ({})", t.name, t.language)
+    } else {
+        format!("template {} ({}): {}", t.name, t.language, t.parameters.join(" | "))
     }
 }
 

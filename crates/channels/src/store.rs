@@ -96,8 +96,8 @@ pub async fn delete_account(tx: &mut TenantTx, channel: ChannelKind) -> StoreRes
     Ok(())
 }
 
-const MESSAGE_COLS: &str = "id, channel, to_addr, body, state, provider, provider_message_id, attempts, last_error, \
-                            origin, created_at, updated_at, sent_at";
+const MESSAGE_COLS: &str = "id, channel, to_addr, body, template, state, provider, provider_message_id, attempts, \
+                            last_error, origin, created_at, updated_at, sent_at";
 
 fn message_from(r: &AnyRow) -> StoreResult<OutboundMessage> {
     let channel: String = r.try_get("channel")?;
@@ -108,6 +108,13 @@ fn message_from(r: &AnyRow) -> StoreResult<OutboundMessage> {
             .ok_or_else(|| StoreError::Config(format!("unknown channel {channel:?} in outbound_messages")))?,
         to: r.try_get("to_addr")?,
         text: r.try_get("body")?,
+        template: match r.try_get::<Option<String>, _>("template")? {
+            Some(json) => Some(
+                serde_json::from_str(&json)
+                    .map_err(|e| StoreError::Config(format!("outbound_messages.template is not a template: {e}")))?,
+            ),
+            None => None,
+        },
         state: MessageState::parse(&r.try_get::<String, _>("state")?),
         provider: provider.as_deref().and_then(Provider::parse),
         provider_message_id: r.try_get("provider_message_id")?,
@@ -124,8 +131,8 @@ pub async fn insert_message(tx: &mut TenantTx, m: &OutboundMessage) -> StoreResu
     let tid = tx.tid().to_owned();
     frontdesk_store::query(
         "INSERT INTO outbound_messages (tenant_id, id, channel, to_addr, body, state, attempts, origin, created_at,
-                                        updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                                        updated_at, template)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(tid)
     .bind(m.id.as_str())
@@ -137,6 +144,7 @@ pub async fn insert_message(tx: &mut TenantTx, m: &OutboundMessage) -> StoreResu
     .bind(&m.origin)
     .bind(m.created_at)
     .bind(m.updated_at)
+    .bind(m.template.as_ref().map(|t| serde_json::json!(t).to_string()))
     .execute(tx.conn())
     .await
     .map_err(StoreError::from_write)?;

@@ -79,11 +79,13 @@ async fn twilio(State(s): State<Arc<StandIn>>, Path(sid): Path<String>, headers:
     if let Some(r) = s.scripted() {
         return r;
     }
-    if form["To"].is_null()
-        || form["Body"].is_null()
-        || (form["From"].is_null() && form["MessagingServiceSid"].is_null())
-    {
+    // Twilio wants a recipient, a sender, and a Body or a ContentSid (a template).
+    if form["To"].is_null() || (form["From"].is_null() && form["MessagingServiceSid"].is_null()) {
         let error = json!({"code": 21604, "message": "A 'To' phone number is required.", "status": 400});
+        return (StatusCode::BAD_REQUEST, Json(error)).into_response();
+    }
+    if form["Body"].is_null() && form["ContentSid"].is_null() {
+        let error = json!({"code": 21602, "message": "Message body is required.", "status": 400});
         return (StatusCode::BAD_REQUEST, Json(error)).into_response();
     }
     let n = s.received().len();
@@ -113,7 +115,13 @@ async fn whatsapp_cloud(
         return r;
     }
     assert_eq!(body["messaging_product"], "whatsapp");
-    assert_eq!(body["type"], "text");
+    match body["type"].as_str() {
+        Some("text") => assert!(body["text"]["body"].is_string()),
+        Some("template") => {
+            assert!(body["template"]["name"].is_string() && body["template"]["language"]["code"].is_string())
+        }
+        other => panic!("unexpected message type {other:?}"),
+    }
     let answer = json!({
         "messaging_product": "whatsapp",
         "contacts": [{"input": body["to"], "wa_id": body["to"]}],
@@ -225,7 +233,7 @@ impl Harness {
     }
 
     async fn send(&self, channel: ChannelKind, to: &str, text: &str) -> OutboundMessage {
-        let req = SendMessageRequest { channel, to: to.into(), text: text.into() };
+        let req = SendMessageRequest { channel, to: to.into(), text: text.into(), template: None };
         self.channels.send(&self.principal, req, "test").await.expect("send")
     }
 
@@ -288,6 +296,48 @@ async fn each_provider_sends_as_documented(postgres: bool) {
     assert_eq!(last.body["To"], "whatsapp:+14155552671");
     assert_eq!(last.body["MessagingServiceSid"], MESSAGING_SERVICE);
     assert!(last.body["From"].is_null());
+
+    // Templates: by Content SID through Twilio (numbered variables); a template name is refused
+    // there, since Twilio knows templates only by SID.
+    let template = |name: &str| MessageTemplate {
+        name: name.into(),
+        language: "de".into(),
+        parameters: vec!["Ada".into(), "18:00".into()],
+    };
+    let sid = "HX0123456789abcdef0123456789abcdef";
+    let req = SendMessageRequest {
+        channel: ChannelKind::Whatsapp,
+        to: "+14155552671".into(),
+        text: String::new(),
+        template: Some(template(sid)),
+    };
+    let m = h.settled(&h.channels.send(&h.principal, req.clone(), "test").await.expect("send").id).await;
+    assert_eq!(m.state, MessageState::Sent, "{m:?}");
+    assert_eq!(m.text, format!("template {sid} (de): Ada | 18:00"), "the outbox names the template");
+    let last = h.stand_in.received().pop().expect("request");
+    assert_eq!(last.body["ContentSid"], sid);
+    assert_eq!(
+        serde_json::from_str::<Value>(last.body["ContentVariables"].as_str().expect("variables")).expect("json"),
+        json!({"1": "Ada", "2": "18:00"})
+    );
+    assert!(last.body["Body"].is_null());
+    let by_name = SendMessageRequest { template: Some(template("booking_reminder")), ..req.clone() };
+    let m = h.settled(&h.channels.send(&h.principal, by_name.clone(), "test").await.expect("send").id).await;
+    assert_eq!(m.state, MessageState::Failed, "{m:?}");
+    assert!(m.error.as_deref().is_some_and(|e| e.contains("Content SID")), "{m:?}");
+
+    // … and by name through the WhatsApp Cloud API, with the body's parameters.
+    h.connect(ChannelKind::Whatsapp, Provider::WhatsappCloud, Some(WA_PHONE_NUMBER_ID), None, WA_TOKEN).await;
+    let m = h.settled(&h.channels.send(&h.principal, by_name, "test").await.expect("send").id).await;
+    assert_eq!(m.state, MessageState::Sent, "{m:?}");
+    assert_eq!(m.template.as_ref().map(|t| t.name.as_str()), Some("booking_reminder"));
+    let last = h.stand_in.received().pop().expect("request");
+    assert_eq!(
+        last.body["template"],
+        json!({"name": "booking_reminder", "language": {"code": "de"}, "components": [
+            {"type": "body", "parameters": [{"type": "text", "text": "Ada"}, {"type": "text", "text": "18:00"}]}
+        ]})
+    );
 
     h.test_db.drop_database().await.expect("drop");
 }
@@ -430,13 +480,34 @@ async fn secrets_validation_and_isolation(postgres: bool) {
     let refused = h.channels.connect(&h.principal, ChannelKind::Whatsapp, switch, &h.actor).await;
     assert!(matches!(&refused, Err(Error::Validation(f)) if f.iter().any(|f| f.field == "secret")), "{refused:?}");
 
-    let bad = SendMessageRequest { channel: ChannelKind::Sms, to: "0301234".into(), text: " ".into() };
+    let bad = SendMessageRequest { channel: ChannelKind::Sms, to: "0301234".into(), text: " ".into(), template: None };
     match h.channels.send(&h.principal, bad, "test").await {
         Err(Error::Validation(fields)) => {
             let named: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
             assert_eq!(named, ["to", "text"]);
         }
         other => panic!("expected a validation error, got {other:?}"),
+    }
+    // Templates are WhatsApp's, and named as WhatsApp or Twilio name them.
+    let template =
+        MessageTemplate { name: "Booking Reminder!".into(), language: "de".into(), parameters: vec![" ".into()] };
+    let on_sms = SendMessageRequest {
+        channel: ChannelKind::Sms,
+        to: "+4930123456".into(),
+        text: String::new(),
+        template: Some(template.clone()),
+    };
+    let on_whatsapp = SendMessageRequest { channel: ChannelKind::Whatsapp, ..on_sms.clone() };
+    for (req, expected) in
+        [(on_sms, vec!["template", "text"]), (on_whatsapp, vec!["template.name", "template.parameters[0]"])]
+    {
+        match h.channels.send(&h.principal, req, "test").await {
+            Err(Error::Validation(fields)) => {
+                let named: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+                assert_eq!(named, expected);
+            }
+            other => panic!("expected a validation error, got {other:?}"),
+        }
     }
 
     let message = h.send(ChannelKind::Whatsapp, "+14155552671", "for tenant A only").await;

@@ -132,7 +132,13 @@ pub enum Action {
         #[schema(value_type = String)]
         channel: frontdesk_channels::model::ChannelKind,
         to: String,
+        /// The text (a template); may be left out when a WhatsApp `template` is sent.
+        #[serde(default)]
         text: String,
+        /// WhatsApp only: a pre-approved template (what a business may send outside the 24 hours
+        /// after the customer's last message); its `parameters` are templates like the text.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        template: Option<frontdesk_channels::model::MessageTemplate>,
     },
     /// Adds tags to a contact (keeping the ones they have). A missing contact fails the step
     /// without retrying.

@@ -206,11 +206,15 @@ impl Workflows {
                 let id = self.identity.queue_email(tx, to.clone(), subject, render(body, ctx, plain)).await?;
                 Ok(format!("queued e-mail {id}"))
             }
-            Action::Message { channel, to, text } => {
+            Action::Message { channel, to, text, template } => {
                 let channels = self.channels.as_ref().ok_or_else(|| Error::internal("channels are not wired"))?;
                 let origin = format!("workflow {}", rec.run.workflow_id);
-                let message =
-                    channels.queue(tx, *channel, &render(to, ctx, plain), &render(text, ctx, plain), &origin).await?;
+                let template = template.as_ref().map(|t| frontdesk_channels::model::MessageTemplate {
+                    parameters: t.parameters.iter().map(|p| render(p, ctx, plain)).collect(),
+                    ..t.clone()
+                });
+                let (to, text) = (render(to, ctx, plain), render(text, ctx, plain));
+                let message = channels.queue(tx, *channel, &to, &text, template.as_ref(), &origin).await?;
                 Ok(format!("queued {} message {}", channel.as_str(), message.id))
             }
             Action::Webhook { event_type } => {

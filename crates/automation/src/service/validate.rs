@@ -156,8 +156,13 @@ impl Workflows {
                     let to = v.check(&field("to"), Email::parse(to)).map(Email::into_inner).unwrap_or_default();
                     out.push(Action::Email { to, subject: subject.clone(), body: body.clone() });
                 }
-                Action::Message { channel, to, text } => {
-                    check_text(v, &field("text"), text, channel.max_text_chars());
+                Action::Message { channel, to, text, template } => {
+                    if template.is_none() || !text.trim().is_empty() {
+                        check_text(v, &field("text"), text, channel.max_text_chars());
+                    }
+                    if template.is_some() && *channel != frontdesk_channels::model::ChannelKind::Whatsapp {
+                        v.push(&field("template"), "unsupported", "Only WhatsApp sends message templates.");
+                    }
                     let to = if to.contains("{{") {
                         // Filled in from the event when the workflow runs (and checked then).
                         check_text(v, &field("to"), to, MAX_SUBJECT);
@@ -165,7 +170,7 @@ impl Workflows {
                     } else {
                         v.check(&field("to"), frontdesk_channels::check_recipient(*channel, to)).unwrap_or_default()
                     };
-                    out.push(Action::Message { channel: *channel, to, text: text.clone() });
+                    out.push(Action::Message { channel: *channel, to, text: text.clone(), template: template.clone() });
                 }
                 Action::TagContact { contact_id, tags } => {
                     check_contact(v, &field("contact_id"), contact_id.as_deref());
