@@ -152,4 +152,18 @@ async fn a_whatsapp_template_step_renders_its_parameters() {
         }
         other => panic!("expected a validation error, got {other:?}"),
     }
+    // A template's name and language are checked when the workflow is saved.
+    let req: CreateWorkflowRequest = serde_json::from_value(json!({
+        "name": "Bad template", "trigger": {"event": "lead.created"},
+        "actions": [{"type": "message", "channel": "whatsapp", "to": "+4930123456",
+                     "template": {"name": "Lead Welcome", "language": "x"}}],
+    }))
+    .expect("request");
+    match h.workflows.create_workflow(&h.principal, req, &h.actor).await {
+        Err(Error::Validation(fields)) => {
+            let named: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+            assert_eq!(named, ["actions[0].template.name", "actions[0].template.language"]);
+        }
+        other => panic!("expected a validation error, got {other:?}"),
+    }
 }

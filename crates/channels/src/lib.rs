@@ -22,7 +22,7 @@ pub mod service;
 pub mod store;
 
 pub use providers::ProviderUrls;
-pub use service::{check_recipient, register_jobs, Channels, ChannelsConfig, SECRET_PURPOSE, SEND_JOB};
+pub use service::{check_recipient, check_template, register_jobs, Channels, ChannelsConfig, SECRET_PURPOSE, SEND_JOB};
 
 /// Channels' schema (after the store's and identity's migrations: it references `tenants`).
 pub const MIGRATIONS: &[frontdesk_store::Migration] = &[

@@ -154,7 +154,7 @@ impl Channels {
     ) -> Result<OutboundMessage> {
         let mut v = Validator::new();
         let to = v.check("to", check_recipient(channel, to));
-        let template = template.and_then(|t| check_template(&mut v, channel, t));
+        let template = template.and_then(|t| check_template(&mut v, "template", channel, t));
         let text = match &template {
             Some(t) if text.trim().is_empty() => Some(describe_template(t)),
             _ => v.check("text", check_text(channel, text)),
@@ -451,10 +451,16 @@ const MAX_TEMPLATE_PARAMETERS: usize = 20;
 const MAX_TEMPLATE_PARAMETER_CHARS: usize = 1024;
 
 /// A template's name (Meta's rule: lower-case letters, digits and `_`; or a Twilio Content SID),
-/// language and values; WhatsApp only.
-fn check_template(v: &mut Validator, channel: ChannelKind, t: &MessageTemplate) -> Option<MessageTemplate> {
+/// language and values, with errors named under `field` (`template`, `actions[0].template`);
+/// WhatsApp only. The template trimmed, unless it is for another channel.
+pub fn check_template(
+    v: &mut Validator,
+    field: &str,
+    channel: ChannelKind,
+    t: &MessageTemplate,
+) -> Option<MessageTemplate> {
     if channel != ChannelKind::Whatsapp {
-        v.push("template", "unsupported", format!("{} has no message templates: send text.", channel.label()));
+        v.push(field, "unsupported", format!("{} has no message templates: send text.", channel.label()));
         return None;
     }
     let name = t.name.trim();
@@ -463,22 +469,22 @@ fn check_template(v: &mut Validator, channel: ChannelKind, t: &MessageTemplate) 
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if !meta_name && !is_twilio_sid(name, "HX") {
         v.push(
-            "template.name",
+            &format!("{field}.name"),
             "invalid_template",
             "A template is named in lower case with digits and _ (WhatsApp Cloud API), or by its Content SID HX… (Twilio).",
         );
     }
     let language = t.language.trim();
     if !(2..=15).contains(&language.len()) || !language.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_') {
-        v.push("template.language", "invalid_language", "A language code like en, de or en_US.");
+        v.push(&format!("{field}.language"), "invalid_language", "A language code like en, de or en_US.");
     }
     if t.parameters.len() > MAX_TEMPLATE_PARAMETERS {
-        v.push("template.parameters", "too_many", format!("At most {MAX_TEMPLATE_PARAMETERS} values."));
+        v.push(&format!("{field}.parameters"), "too_many", format!("At most {MAX_TEMPLATE_PARAMETERS} values."));
     }
     for (i, p) in t.parameters.iter().enumerate() {
         if p.trim().is_empty() || p.chars().count() > MAX_TEMPLATE_PARAMETER_CHARS {
             v.push(
-                &format!("template.parameters[{i}]"),
+                &format!("{field}.parameters[{i}]"),
                 "invalid",
                 format!("1 to {MAX_TEMPLATE_PARAMETER_CHARS} characters."),
             );

@@ -160,9 +160,10 @@ impl Workflows {
                     if template.is_none() || !text.trim().is_empty() {
                         check_text(v, &field("text"), text, channel.max_text_chars());
                     }
-                    if template.is_some() && *channel != frontdesk_channels::model::ChannelKind::Whatsapp {
-                        v.push(&field("template"), "unsupported", "Only WhatsApp sends message templates.");
-                    }
+                    // Parameters are templates too: checked here for shape, filled in at run time.
+                    let template = template
+                        .as_ref()
+                        .and_then(|t| frontdesk_channels::check_template(v, &field("template"), *channel, t));
                     let to = if to.contains("{{") {
                         // Filled in from the event when the workflow runs (and checked then).
                         check_text(v, &field("to"), to, MAX_SUBJECT);
@@ -170,7 +171,7 @@ impl Workflows {
                     } else {
                         v.check(&field("to"), frontdesk_channels::check_recipient(*channel, to)).unwrap_or_default()
                     };
-                    out.push(Action::Message { channel: *channel, to, text: text.clone(), template: template.clone() });
+                    out.push(Action::Message { channel: *channel, to, text: text.clone(), template });
                 }
                 Action::TagContact { contact_id, tags } => {
                     check_contact(v, &field("contact_id"), contact_id.as_deref());
