@@ -78,9 +78,12 @@ pub enum SendError {
 }
 
 impl SendError {
-    pub fn message(&self) -> &str {
+    /// The same error with `secret` replaced wherever its text quotes it.
+    fn scrubbed(self, secret: &str) -> Self {
+        let scrub = |text: String| if secret.len() < 4 { text } else { text.replace(secret, "[secret]") };
         match self {
-            SendError::Retry(m) | SendError::Refused(m) => m,
+            SendError::Retry(m) => SendError::Retry(scrub(m)),
+            SendError::Refused(m) => SendError::Refused(scrub(m)),
         }
     }
 }
@@ -95,38 +98,28 @@ pub(crate) async fn send(
     to: &str,
     content: &Content<'_>,
 ) -> Result<String, SendError> {
-    let request = match (account.provider, content) {
-        (Provider::Twilio, _) => twilio_request(urls, account, channel, to, content),
-        (Provider::WhatsappCloud, _) => whatsapp_cloud_request(urls, account, to, content),
-        (Provider::Telegram, Content::Text(text)) => telegram_request(urls, account, to, text),
-        (Provider::Telegram, Content::Template(_)) => Err("Telegram has no message templates".to_owned()),
-    }
-    .map_err(|e| SendError::Refused(scrub(&e, account.secret)))?;
-    let response = outbound::send(client, policy, request).await.map_err(|e| {
-        let text = scrub(&e.to_string(), account.secret);
-        match e {
-            OutboundError::Forbidden { .. } | OutboundError::InvalidUrl(_) => SendError::Refused(text),
-            _ => SendError::Retry(text),
+    let exchange = async {
+        let request = match (account.provider, content) {
+            (Provider::Twilio, _) => twilio_request(urls, account, channel, to, content),
+            (Provider::WhatsappCloud, _) => whatsapp_cloud_request(urls, account, to, content),
+            (Provider::Telegram, Content::Text(text)) => telegram_request(urls, account, to, text),
+            (Provider::Telegram, Content::Template(_)) => Err("Telegram has no message templates".to_owned()),
         }
-    })?;
-    let status = response.status.as_u16();
-    let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
-    let outcome = match account.provider {
-        Provider::Twilio => twilio_outcome(status, &body),
-        Provider::WhatsappCloud => whatsapp_cloud_outcome(status, &body),
-        Provider::Telegram => telegram_outcome(status, &body),
+        .map_err(SendError::Refused)?;
+        let response = outbound::send(client, policy, request).await.map_err(|e| match e {
+            OutboundError::Forbidden { .. } | OutboundError::InvalidUrl(_) => SendError::Refused(e.to_string()),
+            _ => SendError::Retry(e.to_string()),
+        })?;
+        let status = response.status.as_u16();
+        let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+        match account.provider {
+            Provider::Twilio => twilio_outcome(status, &body),
+            Provider::WhatsappCloud => whatsapp_cloud_outcome(status, &body),
+            Provider::Telegram => telegram_outcome(status, &body),
+        }
     };
-    outcome.map_err(|e| match e {
-        SendError::Retry(m) => SendError::Retry(scrub(&m, account.secret)),
-        SendError::Refused(m) => SendError::Refused(scrub(&m, account.secret)),
-    })
-}
-
-fn scrub(text: &str, secret: &str) -> String {
-    if secret.len() < 4 {
-        return text.to_owned();
-    }
-    text.replace(secret, "[secret]")
+    // One place where every error text is cleaned of the secret.
+    exchange.await.map_err(|e| e.scrubbed(account.secret))
 }
 
 /// `path` under `base`. Relative with `./`, so a segment with a colon (a Telegram token) is
@@ -324,6 +317,7 @@ mod tests {
     fn secrets_are_scrubbed_from_errors() {
         let token = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11";
         let text = format!("network: error sending request for url (https://api.telegram.org/bot{token}/sendMessage)");
-        assert!(!scrub(&text, token).contains(token));
+        let SendError::Retry(scrubbed) = SendError::Retry(text).scrubbed(token) else { unreachable!() };
+        assert!(!scrubbed.contains(token), "{scrubbed}");
     }
 }

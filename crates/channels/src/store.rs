@@ -2,7 +2,7 @@
 //! service opens them.
 
 use crate::model::*;
-use frontdesk_store::{AnyRow, Row, StoreError, StoreResult, TenantTx, Tx};
+use frontdesk_store::{AnyRow, Conditions, Row, StoreError, StoreResult, TenantTx, Tx};
 
 /// A connected channel with its sealed secret.
 #[derive(Debug, Clone)]
@@ -166,29 +166,14 @@ pub async fn message(tx: &mut TenantTx, id: &OutboundMessageId) -> StoreResult<O
 
 /// Newest first, from the tenant's primary key.
 pub async fn list_messages(tx: &mut TenantTx, after: Option<&str>, limit: u32) -> StoreResult<Vec<OutboundMessage>> {
-    let tid = tx.tid().to_owned();
-    let rows = match after {
-        Some(after) => {
-            frontdesk_store::query(&format!(
-                "SELECT {MESSAGE_COLS} FROM outbound_messages WHERE tenant_id = $1 AND id < $2
-                 ORDER BY id DESC LIMIT $3"
-            ))
-            .bind(tid)
-            .bind(after)
-            .bind(i64::from(limit))
-            .fetch_all(tx.conn())
-            .await?
-        }
-        None => {
-            frontdesk_store::query(&format!(
-                "SELECT {MESSAGE_COLS} FROM outbound_messages WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2"
-            ))
-            .bind(tid)
-            .bind(i64::from(limit))
-            .fetch_all(tx.conn())
-            .await?
-        }
-    };
+    let mut c = Conditions::tenant("tenant_id", tx.tid());
+    c.and_if("id < ?", after);
+    let sql = format!(
+        "SELECT {MESSAGE_COLS} FROM outbound_messages WHERE {} ORDER BY id DESC LIMIT {}",
+        c.sql(),
+        c.next_param()
+    );
+    let rows = c.bind(frontdesk_store::query(&sql)).bind(i64::from(limit)).fetch_all(tx.conn()).await?;
     rows.iter().map(message_from).collect()
 }
 

@@ -383,7 +383,7 @@ pub async fn list(tx: &mut impl Tx, state: JobState, after: Option<&str>, limit:
         Some(tenant) => crate::Conditions::tenant("tenant_id", tenant.as_str()),
         None => crate::Conditions::default(),
     };
-    c.and_if("state = ?", Some(state.as_str())).and_if("id < ?", after);
+    c.and("state = ?", [state.as_str().into()]).and_if("id < ?", after);
     let sql = format!(
         "SELECT id, tenant_id, kind, state, attempts, max_attempts, run_at, last_error, created_at FROM jobs
          WHERE {} ORDER BY id DESC LIMIT {}",
