@@ -104,19 +104,35 @@ impl Browser {
     }
 
     pub async fn click(&self, css: &str) {
-        let el = self.find(css).await;
-        self.cmd(reqwest::Method::POST, &format!("/element/{el}/click"), Some(json!({}))).await;
+        self.on_element(css, reqwest::Method::POST, "click", Some(json!({}))).await;
     }
 
     pub async fn fill(&self, css: &str, text: &str) {
-        let el = self.find(css).await;
-        self.cmd(reqwest::Method::POST, &format!("/element/{el}/clear"), Some(json!({}))).await;
-        self.cmd(reqwest::Method::POST, &format!("/element/{el}/value"), Some(json!({"text": text}))).await;
+        self.on_element(css, reqwest::Method::POST, "clear", Some(json!({}))).await;
+        self.on_element(css, reqwest::Method::POST, "value", Some(json!({"text": text}))).await;
     }
 
     pub async fn text(&self, css: &str) -> String {
-        let el = self.find(css).await;
-        self.cmd(reqwest::Method::GET, &format!("/element/{el}/text"), None).await.as_str().unwrap_or("").to_owned()
+        self.on_element(css, reqwest::Method::GET, "text", None).await.as_str().unwrap_or("").to_owned()
+    }
+
+    /// Runs one element command on the first element matching `css`. Live pages replace rows
+    /// as updates arrive, so an element found a moment ago may be gone ("stale element
+    /// reference"): it is then found again, for up to 10 s. Any other WebDriver error fails
+    /// the test instead of being ignored.
+    async fn on_element(&self, css: &str, method: reqwest::Method, command: &str, body: Option<Value>) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let el = self.find(css).await;
+            let v = self.cmd(method.clone(), &format!("/element/{el}/{command}"), body.clone()).await;
+            match v["error"].as_str() {
+                None => return v,
+                Some("stale element reference") if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Some(error) => panic!("{command} on {css} failed: {error}: {}", v["message"]),
+            }
+        }
     }
 
     pub async fn page_text(&self) -> String {
