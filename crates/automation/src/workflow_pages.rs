@@ -58,6 +58,7 @@ const ACTION_EXAMPLES: &[(&str, &str)] = &[
         "follow_up_task",
         r#"{"type": "follow_up_task", "title": "Call back: {{data.reason}}", "notes": "Conversation {{data.conversation_id}}", "due_in_hours": 4, "assignee_email": "desk@example.com"}"#,
     ),
+    ("stripe_dunning", r#"{"type": "stripe_dunning", "retry_after_hours": [24, 72, 168]}"#),
 ];
 const EXAMPLE_ACTIONS: &str =
     r#"[{"type": "slack", "webhook_url": "https://hooks.slack.com/services/…", "text": "{{data.explanation}}"}]"#;

@@ -50,6 +50,7 @@ pub fn migrations() -> Vec<Migration> {
         frontdesk_automation::MIGRATIONS,
         frontdesk_knowledge::MIGRATIONS,
         frontdesk_channels::MIGRATIONS,
+        frontdesk_commerce::MIGRATIONS,
     ]
     .concat()
 }
@@ -131,6 +132,19 @@ pub fn channels_config(config: &Config) -> Result<frontdesk_channels::ChannelsCo
     Ok(c)
 }
 
+/// Commerce with the operator's Stripe root (like the messaging roots: a root the operator set
+/// may be private or loopback) and the public URL Stripe's webhooks are sent to.
+pub fn commerce_config(config: &Config) -> Result<frontdesk_commerce::CommerceConfig, AppError> {
+    let mut c = frontdesk_commerce::CommerceConfig { public_url: config.public_url(), ..Default::default() };
+    if let Some(url) = &config.stripe_api_url {
+        let root = if url.ends_with('/') { url.clone() } else { format!("{url}/") };
+        c.stripe_api_url = url::Url::parse(&root)
+            .map_err(|_| AppError::Domain(frontdesk_kernel::Error::internal("stripe_api_url is not a URL")))?;
+        c.outbound.allow_private = true;
+    }
+    Ok(c)
+}
+
 /// The identity service on its own (for CLI commands that need no HTTP).
 pub async fn identity(config: &Config, db: Db) -> Result<Identity, AppError> {
     Ok(Identity::new(db, keyring(config)?, Arc::new(RateLimiter::in_memory()), identity_config(config)))
@@ -144,6 +158,7 @@ pub fn templates() -> Result<Templates, AppError> {
     frontdesk_automation::pages::templates(&mut b);
     frontdesk_automation::workflow_pages::templates(&mut b);
     frontdesk_channels::pages::templates(&mut b);
+    frontdesk_commerce::pages::templates(&mut b);
     frontdesk_knowledge::pages::templates(&mut b);
     frontdesk_conversations::pages::templates(&mut b);
     Ok(b.build()?)
@@ -176,9 +191,12 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
         .map_err(|e| AppError::Domain(frontdesk_kernel::Error::internal(e)))?;
     let channels = frontdesk_channels::Channels::new(db.clone(), keys.clone(), channels_config(config)?)
         .map_err(|e| AppError::Domain(frontdesk_kernel::Error::internal(e)))?;
+    let commerce = frontdesk_commerce::Commerce::new(db.clone(), keys.clone(), commerce_config(config)?)
+        .map_err(|e| AppError::Domain(frontdesk_kernel::Error::internal(e)))?;
     let workflows = frontdesk_automation::Workflows::new(automation.clone(), identity.clone())
         .with_contacts(Arc::new(ContactsForWorkflows))
-        .with_channels(channels.clone());
+        .with_channels(channels.clone())
+        .with_commerce(commerce.clone());
     let platform_model = config.llm_base_url.as_ref().map(|base| frontdesk_agent::ProviderConfig {
         base_url: base.clone(),
         model: config.llm_model.clone(),
@@ -216,6 +234,7 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
         .merge(frontdesk_automation::router(automation.clone()))
         .merge(frontdesk_automation::workflows_router(workflows.clone()))
         .merge(frontdesk_channels::router(channels.clone()))
+        .merge(frontdesk_commerce::router(commerce.clone()))
         .merge(frontdesk_agent::http::router(model_settings.clone()))
         .merge(frontdesk_conversations::http::router(conversations.clone(), identity.clone()))
         .merge(frontdesk_conversations::public::router(public_chat))
@@ -233,6 +252,7 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
         .merge(frontdesk_automation::pages::routes(automation.clone()))
         .merge(frontdesk_automation::workflow_pages::routes(workflows.clone()))
         .merge(frontdesk_channels::pages::routes(channels.clone()))
+        .merge(frontdesk_commerce::pages::routes(commerce.clone()))
         .merge(frontdesk_conversations::pages::routes(conversations.clone(), identity.clone(), model_settings))
         .merge(frontdesk_ops::docs::routes(docs))
         .merge(Routes::new().get("/assets/{file}", Requirement::Public, get(pages::serve_asset)))
@@ -276,6 +296,7 @@ pub async fn build(config: &Config, db: Db) -> Result<App, AppError> {
     frontdesk_automation::register_jobs(&mut jobs, automation.clone());
     frontdesk_automation::register_workflow_jobs(&mut jobs, workflows.clone());
     frontdesk_channels::register_jobs(&mut jobs, channels);
+    frontdesk_commerce::register_jobs(&mut jobs, commerce);
     frontdesk_store::events::register(
         &db,
         &mut jobs,
@@ -344,7 +365,8 @@ fn explanation_writer(config: &Config) -> Result<Option<frontdesk_insights::Expl
 }
 
 /// Frontdesk's own metrics per tenant, from the capabilities that count them: conversations
-/// (messages, conversations, handoffs) and the agent (AI calls and tokens).
+/// (messages, conversations, handoffs), the agent (AI calls and tokens), channels (messages
+/// sent and failed) and commerce (revenue, failed payments).
 pub fn business_feed(db: &Db, insights: frontdesk_insights::Insights) -> frontdesk_insights::BusinessFeed {
     frontdesk_insights::BusinessFeed::new(
         insights,
@@ -352,6 +374,7 @@ pub fn business_feed(db: &Db, insights: frontdesk_insights::Insights) -> frontde
             Arc::new(ConversationMetrics(db.clone())),
             Arc::new(AiUsageMetrics(db.clone())),
             Arc::new(ChannelMetrics(db.clone())),
+            Arc::new(PaymentMetrics(db.clone())),
         ],
     )
 }
@@ -412,6 +435,27 @@ impl frontdesk_insights::BusinessMetrics for ChannelMetrics {
         w: frontdesk_insights::Window,
     ) -> frontdesk_insights::SourceFuture<'a, Vec<frontdesk_insights::Count>> {
         Box::pin(frontdesk_channels::metrics::counts(&self.0, tenant, w.from_ms, w.to_ms, w.bucket_ms))
+    }
+}
+
+/// Revenue and failed payments (from Stripe's events) as business metrics.
+struct PaymentMetrics(Db);
+
+impl frontdesk_insights::BusinessMetrics for PaymentMetrics {
+    fn metrics(&self) -> &'static [&'static str] {
+        frontdesk_commerce::metrics::METRICS
+    }
+
+    fn active_tenants(&self, since_ms: i64) -> frontdesk_insights::SourceFuture<'_, Vec<frontdesk_kernel::TenantId>> {
+        Box::pin(frontdesk_commerce::metrics::active_tenants(&self.0, since_ms))
+    }
+
+    fn collect<'a>(
+        &'a self,
+        tenant: &'a frontdesk_kernel::TenantId,
+        w: frontdesk_insights::Window,
+    ) -> frontdesk_insights::SourceFuture<'a, Vec<frontdesk_insights::Count>> {
+        Box::pin(frontdesk_commerce::metrics::counts(&self.0, tenant, w.from_ms, w.to_ms, w.bucket_ms))
     }
 }
 

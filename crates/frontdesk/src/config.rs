@@ -83,6 +83,9 @@ pub struct Config {
     pub twilio_api_url: Option<String>,
     pub whatsapp_api_url: Option<String>,
     pub telegram_api_url: Option<String>,
+    /// Stripe's API root (default `https://api.stripe.com/`), for a proxy or a test double
+    /// only, like the messaging roots.
+    pub stripe_api_url: Option<String>,
     /// Sentence embeddings for knowledge search: `embedded` (the in-process e5 model, fetched
     /// into `model_dir` on first use), `openai` (an OpenAI-compatible `/v1/embeddings` endpoint:
     /// `embedding_base_url`, `embedding_model`, `embedding_api_key`, `embedding_dimensions`) or
@@ -141,6 +144,7 @@ impl Default for Config {
             twilio_api_url: None,
             whatsapp_api_url: None,
             telegram_api_url: None,
+            stripe_api_url: None,
             embedding_provider: "embedded".into(),
             embedding_base_url: None,
             embedding_model: "text-embedding-3-small".into(),
@@ -286,6 +290,7 @@ impl Config {
             ("FRONTDESK_TWILIO_API_URL", &mut self.twilio_api_url),
             ("FRONTDESK_WHATSAPP_API_URL", &mut self.whatsapp_api_url),
             ("FRONTDESK_TELEGRAM_API_URL", &mut self.telegram_api_url),
+            ("FRONTDESK_STRIPE_API_URL", &mut self.stripe_api_url),
         ] {
             if let Some(v) = non_empty(name) {
                 *slot = Some(v);
@@ -346,6 +351,7 @@ impl Config {
             ("twilio_api_url", &self.twilio_api_url),
             ("whatsapp_api_url", &self.whatsapp_api_url),
             ("telegram_api_url", &self.telegram_api_url),
+            ("stripe_api_url", &self.stripe_api_url),
         ] {
             if let Some(url) = url {
                 let ok = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));

@@ -54,6 +54,8 @@ impl Role {
             AssistantManage,
             KnowledgeManage,
             ChannelsManage,
+            PaymentsRead,
+            PaymentsManage,
         ];
         match self {
             Role::Viewer => PermissionSet::from_iter(read),
@@ -118,6 +120,8 @@ permissions! {
     KnowledgeManage = "knowledge:manage": "Add, refresh and delete knowledge sources and FAQ entries",
     ChannelsRead = "channels:read": "See connected channels and outgoing messages",
     ChannelsManage = "channels:manage": "Connect and disconnect WhatsApp, SMS and Telegram accounts and send messages",
+    PaymentsRead = "payments:read": "See the connected Stripe account, payments and dunning cases",
+    PaymentsManage = "payments:manage": "Connect and disconnect Stripe, start and stop dunning",
 }
 
 impl fmt::Display for Permission {

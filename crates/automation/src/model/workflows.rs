@@ -108,7 +108,7 @@ pub struct Condition {
 
 /// One step of a workflow. Text fields are templates: `{{event.kind}}`, `{{event.id}}`,
 /// `{{workflow.name}}`, `{{data.metric}}`, `{{data.explanation}}`, `{{data.contact_id}}`, …
-/// (unknown placeholders render empty). Stripe dunning joins when the billing capability lands.
+/// (unknown placeholders render empty).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
@@ -168,6 +168,20 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         contact_id: Option<String>,
     },
+    /// Starts dunning for a Stripe invoice in the tenant's connected Stripe account: its payment
+    /// is retried at each of `retry_after_hours` until it is paid (`dunning.recovered`) or the
+    /// schedule runs out (`dunning.exhausted`). Meant for `payment.failed`; an invoice that is
+    /// already being dunned keeps its case.
+    StripeDunning {
+        /// The invoice: a template, `{{data.invoice_id}}` when absent. One that does not render
+        /// to an invoice id (`in_…`) fails the step without retrying.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invoice_id: Option<String>,
+        /// Hours after the step at which to retry, increasing (1–8, the last within 60 days);
+        /// 24, 72 and 168 when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_hours: Option<Vec<u32>>,
+    },
 }
 
 impl Action {
@@ -179,6 +193,7 @@ impl Action {
             Action::Message { .. } => "message",
             Action::TagContact { .. } => "tag_contact",
             Action::FollowUpTask { .. } => "follow_up_task",
+            Action::StripeDunning { .. } => "stripe_dunning",
         }
     }
 }

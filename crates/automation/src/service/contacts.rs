@@ -93,7 +93,11 @@ impl Workflows {
                 };
                 contacts.create_follow_up(tx, task, &actor).await
             }
-            Action::Slack { .. } | Action::Webhook { .. } | Action::Email { .. } | Action::Message { .. } => {
+            Action::Slack { .. }
+            | Action::Webhook { .. }
+            | Action::Email { .. }
+            | Action::Message { .. }
+            | Action::StripeDunning { .. } => {
                 Err(ContactStepError::Permanent(format!("{} is not a contact action", action.kind())))
             }
         };

@@ -106,7 +106,7 @@ impl Workflows {
                     }
                 }
             }
-            Action::Email { .. } | Action::Webhook { .. } | Action::Message { .. } => {
+            Action::Email { .. } | Action::Webhook { .. } | Action::Message { .. } | Action::StripeDunning { .. } => {
                 let mut tx = db.tenant(tenant).await?;
                 match self.in_transaction(&mut tx, rec, action, ctx, event).await {
                     Ok(detail) => (tx, Outcome::Done(detail)),
@@ -216,6 +216,29 @@ impl Workflows {
                 let (to, text) = (render(to, ctx, plain), render(text, ctx, plain));
                 let message = channels.queue(tx, *channel, &to, &text, template.as_ref(), &origin).await?;
                 Ok(format!("queued {} message {}", channel.as_str(), message.id))
+            }
+            Action::StripeDunning { invoice_id, retry_after_hours } => {
+                let commerce = self.commerce.as_ref().ok_or_else(|| Error::internal("commerce is not wired"))?;
+                let origin = format!("workflow {}", rec.run.workflow_id);
+                let invoice_id = render(invoice_id.as_deref().unwrap_or("{{data.invoice_id}}"), ctx, plain);
+                // What the payment event knows about the customer and the amount, for the case.
+                let data = &event.data;
+                let text = |key: &str| data[key].as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+                let amount = match (data["amount"].as_i64(), text("currency")) {
+                    (Some(minor), Some(code)) => frontdesk_kernel::money::Currency::parse(&code)
+                        .ok()
+                        .map(|currency| frontdesk_kernel::money::Money { minor, currency }),
+                    _ => None,
+                };
+                let start = frontdesk_commerce::DunningStart {
+                    invoice_id,
+                    retry_after_hours: retry_after_hours.clone(),
+                    customer_id: text("customer_id"),
+                    customer_email: text("customer_email"),
+                    amount,
+                };
+                let case = commerce.start_dunning(tx, start, &origin).await?;
+                Ok(format!("dunning case {} for invoice {}", case.id, case.invoice_id))
             }
             Action::Webhook { event_type } => {
                 let kind = event_type.as_deref().unwrap_or(&event.kind);

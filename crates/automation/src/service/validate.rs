@@ -173,6 +173,22 @@ impl Workflows {
                     };
                     out.push(Action::Message { channel: *channel, to, text: text.clone(), template });
                 }
+                Action::StripeDunning { invoice_id, retry_after_hours } => {
+                    let invoice_id = match invoice_id.as_deref().map(str::trim) {
+                        None | Some("") => None,
+                        // Filled in from the event when the workflow runs (and checked then).
+                        Some(t) if t.contains("{{") => {
+                            check_text(v, &field("invoice_id"), t, MAX_SUBJECT);
+                            Some(t.to_owned())
+                        }
+                        Some(t) => v.check(&field("invoice_id"), frontdesk_commerce::check_invoice_id(t)),
+                    };
+                    let hours = retry_after_hours.as_deref();
+                    if let Some(hours) = hours {
+                        v.check(&field("retry_after_hours"), frontdesk_commerce::check_retry_hours(Some(hours)));
+                    }
+                    out.push(Action::StripeDunning { invoice_id, retry_after_hours: retry_after_hours.clone() });
+                }
                 Action::TagContact { contact_id, tags } => {
                     check_contact(v, &field("contact_id"), contact_id.as_deref());
                     if tags.is_empty() {

@@ -18,11 +18,19 @@ pub struct Workflows {
     pub(crate) contacts: Option<Arc<dyn super::ContactActions>>,
     /// For messages through the tenant's WhatsApp, SMS and Telegram accounts.
     pub(crate) channels: Option<frontdesk_channels::Channels>,
+    /// For dunning in the tenant's Stripe account.
+    pub(crate) commerce: Option<frontdesk_commerce::Commerce>,
 }
 
 impl Workflows {
     pub fn new(automation: Automation, identity: Identity) -> Self {
-        Self { automation, identity, contacts: None, channels: None }
+        Self { automation, identity, contacts: None, channels: None, commerce: None }
+    }
+
+    /// Dunning steps (`stripe_dunning`) go through `commerce`; without it they fail.
+    pub fn with_commerce(mut self, commerce: frontdesk_commerce::Commerce) -> Self {
+        self.commerce = Some(commerce);
+        self
     }
 
     /// Message steps (`message`) go through `channels`; without it they fail.
