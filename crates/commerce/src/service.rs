@@ -278,8 +278,11 @@ impl Commerce {
     /// (Stripe is acknowledged only once nothing can be lost). An unknown tenant, or one without
     /// a connected account, is a 404; a bad signature a 400 (Stripe retries, then alerts).
     pub async fn receive(&self, tenant: &TenantId, signature: Option<&str>, body: &[u8]) -> Result<Receipt> {
-        let mut tx = self.db.tenant(tenant).await?;
-        let account = store::account(&mut tx).await?;
+        // Read first: a forged or stray delivery never takes the writer.
+        let account = {
+            let mut tx = self.db.tenant_read(tenant).await?;
+            store::account(&mut tx).await?
+        };
         let Some(secret) = self.open(&account.webhook_secret) else {
             tracing::error!(tenant_id = %tenant, "cannot open the Stripe webhook secret (was the master key changed?)");
             return Err(Error::Unavailable {
@@ -307,10 +310,12 @@ impl Commerce {
         }
         let text =
             std::str::from_utf8(body).map_err(|_| Error::bad_request("invalid_payload", "The body is not UTF-8."))?;
+        let mut tx = self.db.tenant(tenant).await?;
         if !store::insert_event(&mut tx, &envelope.id, &envelope.kind, text, now_ms()).await? {
             return Ok(Receipt::Duplicate);
         }
-        let job = NewJob::new(EVENT_JOB, &json!({"event_id": envelope.id}))?.dedupe(format!("stripe:{}", envelope.id));
+        let job = NewJob::new(EVENT_JOB, &json!({"event_id": envelope.id}))?
+            .dedupe(format!("stripe:{tenant}:{}", envelope.id));
         jobs::enqueue(&mut tx, job).await?;
         tx.commit().await?;
         tracing::info!(tenant_id = %tenant, stripe_event = %envelope.id, kind = %envelope.kind, "stripe event stored");
@@ -598,7 +603,17 @@ impl Commerce {
             }
         }
         let key = format!("frontdesk-{}-retry-{}", case.id, case.retries + 1);
-        let paid = stripe.pay_invoice(&case.invoice_id, &key).await?;
+        let paid = match stripe.pay_invoice(&case.invoice_id, &key).await {
+            Ok(invoice) => invoice,
+            // Paid between the look and the charge (the member, or Stripe's own retries): Stripe
+            // refuses to charge a paid invoice, which is a recovery, not a failed retry.
+            Err(CallError::Refused { .. })
+                if stripe.invoice(&case.invoice_id).await.is_ok_and(|i| i["status"] == "paid") =>
+            {
+                return Ok(Verdict::Paid { charged: false })
+            }
+            Err(e) => return Err(e),
+        };
         match paid["status"].as_str() {
             Some("paid") => Ok(Verdict::Paid { charged: true }),
             other => Err(CallError::Declined(format!("Stripe left the invoice {}.", other.unwrap_or("unpaid")))),

@@ -484,6 +484,17 @@ async fn dunning_retries_until_paid_exhausted_or_stopped(postgres: bool) {
     let c = h.until_case(&c.id, |c| c.state != DunningState::Active).await;
     assert_eq!((c.state, c.retries), (DunningState::Recovered, 1), "{c:?}");
 
+    // Paid between our look at the invoice and the charge: Stripe refuses the charge, which is a
+    // recovery, not a failed retry.
+    h.stripe.open_invoice("in_G");
+    let g = h.commerce.start_dunning_for(&h.principal, start("in_G", Some(vec![1])), &h.actor).await.expect("g");
+    let open = h.stripe.invoices.lock().expect("lock")["in_G"].clone();
+    h.stripe.get_script.lock().expect("lock").push_back((StatusCode::OK, open));
+    h.stripe.set_status("in_G", "paid");
+    h.make_retries_due().await;
+    let g = h.until_case(&g.id, |c| c.state != DunningState::Active).await;
+    assert_eq!((g.state, g.retries), (DunningState::Recovered, 0), "{g:?}");
+
     // Paid by the customer meanwhile (Stripe's invoice.paid): recovered, never charged by us.
     h.stripe.open_invoice("in_D");
     let d = h.commerce.start_dunning_for(&h.principal, start("in_D", None), &h.actor).await.expect("d");

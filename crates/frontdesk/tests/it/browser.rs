@@ -185,3 +185,69 @@ async fn owner_connects_telegram_and_sends_a_message() {
     app.stop().await;
     bot.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owner_connects_stripe_and_stops_dunning() {
+    use crate::payments::{deliver, failed_invoice_event, stripe_api, STRIPE_KEY, WEBHOOK_SECRET};
+    let (stripe_url, _charged, stripe) = stripe_api().await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.stripe_api_url = Some(stripe_url)).await;
+    let t = app.tenant("Stripe Studio").await;
+    let browser = Browser::start().await;
+    browser.goto(&app.at("/login?next=/app/payments")).await;
+    browser.fill("#f-email", &t.email).await;
+    browser.fill("#f-password", PASSWORD).await;
+    browser.click("#login-submit").await;
+    browser.find("#stripe-connect-submit").await;
+    browser.wait_for_text("Not connected").await;
+    let webhook_url = browser.text("#stripe-webhook-url").await;
+    assert!(webhook_url.ends_with(&format!("/api/v1/public/stripe/{}/webhook", t.tenant_id)), "{webhook_url}");
+
+    // A publishable key is named at its field; the real one connects.
+    browser.fill("#f-secret_key", "pk_test_51NvQkEXAMPLEpublishable").await;
+    browser.fill("#f-webhook_secret", WEBHOOK_SECRET).await;
+    browser.click("#stripe-connect-submit").await;
+    browser.find("#f-secret_key-error").await;
+    browser.fill("#f-secret_key", STRIPE_KEY).await;
+    browser.fill("#f-webhook_secret", WEBHOOK_SECRET).await;
+    browser.click("#stripe-connect-submit").await;
+    browser.wait_for_text("Stripe connected.").await;
+    assert_eq!(browser.text("#stripe-account-id").await, "acct_1Nv0FGQ9RKHgCVdK");
+    let page = browser.page_text().await;
+    assert!(page.contains("…abcd") && !page.contains(STRIPE_KEY) && !page.contains(WEBHOOK_SECRET), "{page}");
+
+    // A failed payment arrives from Stripe and dunning starts for it (through the API).
+    let event = failed_invoice_event("evt_1NvQbrowser000001", "in_1NvQbrowserA");
+    assert_eq!(deliver(&app, &t.tenant_id, &event, WEBHOOK_SECRET).await.status(), 200);
+    let res = app
+        .client
+        .post(app.at("/api/v1/commerce/dunning"))
+        .bearer_auth(&t.api_key)
+        .json(&json!({"invoice_id": "in_1NvQbrowserA"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 201);
+    let mut payments = String::new();
+    for _ in 0..100 {
+        browser.goto(&app.at("/app/payments")).await;
+        payments = browser.text("#payments").await;
+        if payments.contains("49.00 EUR") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(payments.contains("Failed") && payments.contains("ada@example.com"), "{payments}");
+    let cases = browser.text("#dunning-cases").await;
+    assert!(cases.contains("in_1NvQbrowserA") && cases.contains("Retrying") && cases.contains("0 / 3"), "{cases}");
+
+    // Stopped from the page (after the confirmation).
+    browser.execute("window.confirm = () => true; return true;", vec![]).await;
+    browser.click("#dunning-cases button[type=submit]").await;
+    browser.wait_for_text("Dunning stopped.").await;
+    let cases = browser.text("#dunning-cases").await;
+    assert!(cases.contains("Stopped") && cases.contains("Stopped by a team member."), "{cases}");
+
+    browser.quit().await;
+    app.stop().await;
+    stripe.abort();
+}

@@ -17,6 +17,7 @@ mod conversations;
 mod isolation;
 mod jobs;
 mod knowledge;
+mod payments;
 mod replicas;
 mod storage;
 mod webdriver;
