@@ -41,9 +41,23 @@ pub(crate) async fn access(State(ctx): State<Arc<WebContext>>, request: Request,
     }
 }
 
+/// The per-IP quota's key. A provider's webhooks (`/api/v1/public/…/webhook`, authenticated by
+/// the provider's signature) come from the provider's few addresses for every tenant at once, so
+/// there the quota is counted per address *and* endpoint: one tenant's burst of Stripe events
+/// cannot hold back another tenant's.
+fn ip_quota_key(ip: &str, path: &str) -> String {
+    if path.starts_with("/api/v1/public/") && path.ends_with("/webhook") && path.len() <= 200 {
+        format!("ip:{ip}:{path}")
+    } else {
+        format!("ip:{ip}")
+    }
+}
+
 async fn check(ctx: &WebContext, mut request: Request) -> Result<Request, Response> {
     let ip = request.extensions().get::<ClientIp>().map(|c| c.0.clone()).unwrap_or_default();
-    if let Decision::Deny(wait) = ctx.limiter.hit(&format!("ip:{ip}"), ctx.config.limits.per_ip).await {
+    if let Decision::Deny(wait) =
+        ctx.limiter.hit(&ip_quota_key(&ip, request.uri().path()), ctx.config.limits.per_ip).await
+    {
         return Err(Error::RateLimited { retry_after_secs: wait.as_secs().max(1) }.into_response());
     }
     let Some(route) = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()) else {
@@ -170,4 +184,20 @@ async fn verify_csrf(request: Request, expected: &str) -> Result<Request, Respon
         return Err(refuse());
     }
     Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ip_quota_key;
+
+    #[test]
+    fn provider_webhooks_count_per_endpoint() {
+        assert_eq!(ip_quota_key("10.0.0.1", "/api/v1/members"), "ip:10.0.0.1");
+        assert_eq!(ip_quota_key("10.0.0.1", "/api/v1/public/chat"), "ip:10.0.0.1");
+        let a = ip_quota_key("10.0.0.1", "/api/v1/public/stripe/ten_A/webhook");
+        let b = ip_quota_key("10.0.0.1", "/api/v1/public/stripe/ten_B/webhook");
+        assert_ne!(a, b, "two tenants' endpoints do not share the provider address's quota");
+        let long = format!("/api/v1/public/{}/webhook", "x".repeat(300));
+        assert_eq!(ip_quota_key("10.0.0.1", &long), "ip:10.0.0.1", "keys stay bounded");
+    }
 }
