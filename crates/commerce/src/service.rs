@@ -824,6 +824,8 @@ fn payment_event_data(p: &Payment, event: &Value) -> Value {
         "amount_text": p.amount.display(),
         "failure": p.failure,
         "livemode": event["livemode"].as_bool().unwrap_or(false),
+        // For a workflow's WhatsApp or SMS to the customer: Stripe keeps it in E.164.
+        "customer_phone": object["customer_phone"].as_str().or(object["customer_details"]["phone"].as_str()),
     });
     if p.source == PaymentSource::Invoice {
         data["invoice_id"] = json!(p.stripe_object_id);

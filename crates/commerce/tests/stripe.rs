@@ -279,7 +279,7 @@ fn event(id: &str, kind: &str, object: Value) -> Value {
 fn failed_invoice(id: &str) -> Value {
     json!({"id": id, "object": "invoice", "status": "open", "amount_due": 4900, "amount_paid": 0,
         "currency": "eur", "customer": "cus_NffrFeUfNV2Hib", "customer_email": "ada@example.com",
-        "customer_name": "Ada Lovelace", "attempt_count": 1, "next_payment_attempt": now_ms() / 1000 + 86_400,
+        "customer_name": "Ada Lovelace", "customer_phone": "+4915123456789", "attempt_count": 1, "next_payment_attempt": now_ms() / 1000 + 86_400,
         "hosted_invoice_url": format!("https://invoice.stripe.com/i/acct_1/{id}"), "billing_reason": "subscription_cycle"})
 }
 
@@ -382,6 +382,7 @@ async fn webhooks_become_payments_events_and_metrics(postgres: bool) {
     assert_eq!((e.data["amount"].clone(), e.data["currency"].clone()), (json!(4900), json!("EUR")));
     assert_eq!(e.data["amount_text"], "49.00 EUR");
     assert_eq!(e.data["customer_email"], "ada@example.com");
+    assert_eq!(e.data["customer_phone"], "+4915123456789");
     assert_eq!(e.data["hosted_invoice_url"], "https://invoice.stripe.com/i/acct_1/in_1NvQfailedA");
 
     // A one-off Checkout payment, and a subscription Checkout (counted by its invoice instead).
