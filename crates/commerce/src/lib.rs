@@ -26,11 +26,15 @@ pub mod stripe;
 
 pub use service::{
     check_invoice_id, check_retry_hours, register_jobs, Commerce, CommerceConfig, DunningStart, Receipt,
-    DUNNING_EXHAUSTED, DUNNING_JOB, DUNNING_RECOVERED, EVENT_JOB, PAYMENT_FAILED, PAYMENT_SUCCEEDED, SECRET_PURPOSE,
+    DUNNING_EXHAUSTED, DUNNING_JOB, DUNNING_RECOVERED, DUNNING_RETRY_FAILED, EVENT_JOB, PAYMENT_FAILED,
+    PAYMENT_SUCCEEDED, SECRET_PURPOSE,
 };
 
 /// Commerce's schema (after the store's and identity's migrations: it references `tenants`).
-pub const MIGRATIONS: &[frontdesk_store::Migration] = &[frontdesk_store::migration!("commerce", 1, "0001_commerce")];
+pub const MIGRATIONS: &[frontdesk_store::Migration] = &[
+    frontdesk_store::migration!("commerce", 1, "0001_commerce"),
+    frontdesk_store::migration!("commerce", 2, "0002_dunning_invoice_page"),
+];
 
 /// The JSON API and Stripe's webhook endpoint, for the binary to merge.
 pub fn router(commerce: Commerce) -> utoipa_axum::router::OpenApiRouter {

@@ -193,6 +193,9 @@ pub struct DunningCase {
     pub next_retry_at: Option<i64>,
     /// Stripe's answer to the last retry that did not collect the payment.
     pub last_error: Option<String>,
+    /// The invoice's page where the customer can pay it (or update their card), from the
+    /// starting event or the last look at the invoice.
+    pub hosted_invoice_url: Option<String>,
     /// What started it (`workflow wfl_…`, `api`).
     pub origin: String,
     #[serde(with = "rfc3339")]

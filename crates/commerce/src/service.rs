@@ -41,6 +41,8 @@ pub const PAYMENT_SUCCEEDED: &str = "payment.succeeded";
 pub const PAYMENT_FAILED: &str = "payment.failed";
 pub const DUNNING_RECOVERED: &str = "dunning.recovered";
 pub const DUNNING_EXHAUSTED: &str = "dunning.exhausted";
+/// A retry was declined and the next one is scheduled (for reminders to the customer).
+pub const DUNNING_RETRY_FAILED: &str = "dunning.retry_failed";
 
 /// The Stripe event types Frontdesk stores and processes; others are acknowledged and dropped.
 pub const HANDLED_EVENTS: &[&str] = &[
@@ -417,9 +419,7 @@ impl Commerce {
         let start = DunningStart {
             invoice_id: req.invoice_id,
             retry_after_hours: req.retry_after_hours,
-            customer_id: None,
-            customer_email: None,
-            amount: None,
+            ..DunningStart::default()
         };
         let case = self.start_dunning(&mut tx, start, "api").await?;
         let change = Change::new("dunning.started", "dunning_case", Some(case.id.as_str()))
@@ -457,6 +457,7 @@ impl Commerce {
             retries: 0,
             next_retry_at: Some(first),
             last_error: None,
+            hosted_invoice_url: start.hosted_invoice_url.filter(|u| u.starts_with("https://")),
             origin: origin.chars().take(200).collect(),
             created_at: now,
             updated_at: now,
@@ -545,6 +546,7 @@ impl Commerce {
         if case.state != DunningState::Active || case.retries != payload.retry {
             return Ok(()); // closed meanwhile, or this retry was already made
         }
+        let mut case = case;
         let result = match account.as_ref().map(|a| (a, self.open(&a.secret_key))) {
             None => Err("No Stripe account is connected.".to_owned()),
             Some((_, None)) => {
@@ -552,7 +554,12 @@ impl Commerce {
             }
             Some((_, Some(key))) => {
                 let stripe = self.stripe(&key);
-                match self.collect(&stripe, &case).await {
+                let mut hosted = None;
+                let collected = self.collect(&stripe, &case, &mut hosted).await;
+                if hosted.is_some() {
+                    case.hosted_invoice_url = hosted;
+                }
+                match collected {
                     Ok(verdict) => Ok(verdict),
                     Err(CallError::Retry(why)) => {
                         tracing::warn!(tenant_id = %tenant, case_id = %case.id, error = %why, "stripe unreachable; dunning retry postponed");
@@ -588,8 +595,11 @@ impl Commerce {
         &self,
         stripe: &stripe::Client<'_>,
         case: &DunningCase,
+        hosted_invoice_url: &mut Option<String>,
     ) -> std::result::Result<Verdict, CallError> {
         let invoice = stripe.invoice(&case.invoice_id).await?;
+        *hosted_invoice_url =
+            invoice["hosted_invoice_url"].as_str().filter(|u| u.starts_with("https://")).map(str::to_owned);
         match invoice["status"].as_str() {
             Some("paid") => return Ok(Verdict::Paid { charged: false }),
             Some("void") => return Ok(Verdict::Closed("The invoice was voided in Stripe.".into())),
@@ -639,6 +649,7 @@ impl Commerce {
                     return Err(Error::conflict("not_active", "The dunning case changed meanwhile."));
                 }
                 schedule_retry(tx, &next_case).await?;
+                events::emit(tx, DUNNING_RETRY_FAILED, dunning_event_data(&next_case)).await?;
                 Ok("declined; next retry scheduled")
             }
             None => {
@@ -657,6 +668,8 @@ pub struct DunningStart {
     pub customer_id: Option<String>,
     pub customer_email: Option<String>,
     pub amount: Option<Money>,
+    /// Where the customer can pay the invoice (`payment.failed`'s `hosted_invoice_url`).
+    pub hosted_invoice_url: Option<String>,
 }
 
 struct CheckedAccount {
@@ -849,7 +862,10 @@ fn dunning_event_data(c: &DunningCase) -> Value {
         "currency": c.amount.map(|m| m.currency.as_str().to_owned()),
         "amount_text": c.amount.map(|m| m.display()),
         "retries": c.retries,
+        "retries_planned": c.retry_after_hours.len(),
+        "next_retry_at": c.next_retry_at.map(to_rfc3339),
         "last_error": c.last_error,
+        "hosted_invoice_url": c.hosted_invoice_url,
     })
 }
 

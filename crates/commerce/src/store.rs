@@ -234,7 +234,8 @@ pub async fn list_payments(
 // ---------------- dunning ----------------
 
 const CASE_COLS: &str = "id, invoice_id, customer_id, customer_email, amount, currency, state, retry_after_hours, \
-                         retries, next_retry_at, last_error, origin, created_at, updated_at, closed_at";
+                         retries, next_retry_at, last_error, origin, created_at, updated_at, closed_at, \
+                         hosted_invoice_url";
 
 fn case_from(r: &AnyRow) -> StoreResult<DunningCase> {
     let state: String = r.try_get("state")?;
@@ -258,6 +259,7 @@ fn case_from(r: &AnyRow) -> StoreResult<DunningCase> {
         retries: r.try_get("retries")?,
         next_retry_at: r.try_get("next_retry_at")?,
         last_error: r.try_get("last_error")?,
+        hosted_invoice_url: r.try_get("hosted_invoice_url")?,
         origin: r.try_get("origin")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
@@ -269,7 +271,7 @@ pub async fn insert_case(tx: &mut TenantTx, c: &DunningCase) -> StoreResult<()> 
     let tid = tx.tid().to_owned();
     frontdesk_store::query(&format!(
         "INSERT INTO dunning_cases (tenant_id, {CASE_COLS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
     ))
     .bind(tid)
     .bind(c.id.as_str())
@@ -287,6 +289,7 @@ pub async fn insert_case(tx: &mut TenantTx, c: &DunningCase) -> StoreResult<()> 
     .bind(c.created_at)
     .bind(c.updated_at)
     .bind(c.closed_at)
+    .bind(&c.hosted_invoice_url)
     .execute(tx.conn())
     .await
     .map_err(StoreError::from_write)?;
@@ -340,7 +343,7 @@ pub async fn update_active_case(tx: &mut TenantTx, c: &DunningCase, retries_befo
     let tid = tx.tid().to_owned();
     let n = frontdesk_store::query(
         "UPDATE dunning_cases SET state = $3, retries = $4, next_retry_at = $5, last_error = $6, updated_at = $7,
-                closed_at = $8
+                closed_at = $8, hosted_invoice_url = $10
          WHERE tenant_id = $1 AND id = $2 AND state = 'active' AND retries = $9",
     )
     .bind(tid)
@@ -352,6 +355,7 @@ pub async fn update_active_case(tx: &mut TenantTx, c: &DunningCase, retries_befo
     .bind(c.updated_at)
     .bind(c.closed_at)
     .bind(retries_before)
+    .bind(&c.hosted_invoice_url)
     .execute(tx.conn())
     .await?
     .rows_affected();

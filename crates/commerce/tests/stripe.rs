@@ -454,6 +454,12 @@ async fn dunning_retries_until_paid_exhausted_or_stopped(postgres: bool) {
     assert_eq!(c.state, DunningState::Active);
     assert!(c.last_error.as_deref().is_some_and(|e| e.contains("insufficient_funds")), "{c:?}");
     assert_eq!(c.next_retry_at.map(|at| at - c.created_at), Some(2 * 3_600_000), "{c:?}");
+    assert_eq!(c.hosted_invoice_url.as_deref(), Some("https://invoice.stripe.com/i/acct_1/in_A"), "{c:?}");
+    // The declined retry is an event, for a reminder to the customer with the invoice's page.
+    let failed = h.until_event("dunning.retry_failed", |e| e.data["invoice_id"] == "in_A").await;
+    assert_eq!((failed.data["retries"].clone(), failed.data["retries_planned"].clone()), (json!(1), json!(2)));
+    assert_eq!(failed.data["hosted_invoice_url"], "https://invoice.stripe.com/i/acct_1/in_A");
+    assert!(failed.data["next_retry_at"].is_string(), "{failed:?}");
     h.make_retries_due().await;
     let c = h.until_case(&case.id, |c| c.state != DunningState::Active).await;
     assert_eq!((c.state, c.retries), (DunningState::Recovered, 2), "{c:?}");

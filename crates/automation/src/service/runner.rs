@@ -236,6 +236,7 @@ impl Workflows {
                     customer_id: text("customer_id"),
                     customer_email: text("customer_email"),
                     amount,
+                    hosted_invoice_url: text("hosted_invoice_url"),
                 };
                 let case = commerce.start_dunning(tx, start, &origin).await?;
                 Ok(format!("dunning case {} for invoice {}", case.id, case.invoice_id))

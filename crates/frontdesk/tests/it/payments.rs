@@ -183,6 +183,7 @@ async fn payments_end_to_end(backend: Backend) {
     assert_eq!(case["customer_email"], "ada@example.com");
     assert_eq!(case["amount"], json!({"minor": 4900, "currency": "EUR"}));
     assert_eq!(case["origin"], format!("workflow {workflow_id}"));
+    assert_eq!(case["hosted_invoice_url"], "https://invoice.stripe.com/i/acct_1/in_1NvQfailedA", "from the event");
     let runs = until(&app, &t.access_token, &format!("/api/v1/workflows/{workflow_id}/runs"), |v| {
         v["items"][0]["state"] == "succeeded"
     })

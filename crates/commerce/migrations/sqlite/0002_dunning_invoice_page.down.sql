@@ -1,0 +1,1 @@
+ALTER TABLE dunning_cases DROP COLUMN hosted_invoice_url;
