@@ -112,28 +112,16 @@ async fn cancel(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
-
-    fn keys(json: &str) -> BTreeSet<String> {
-        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).expect("catalog");
-        map.into_iter().map(|(k, _)| k).collect()
-    }
-
     #[test]
     fn both_languages_translate_every_key_the_page_names() {
-        let (en, de) = (keys(include_str!("../i18n/en.json")), keys(include_str!("../i18n/de.json")));
-        assert_eq!(en, de, "English and German have the same keys");
-        let template = include_str!("../templates/payments.html");
-        let named: Vec<&str> = template
-            .split("t(\"")
-            .skip(1)
-            .filter_map(|rest| rest.split('"').next())
-            .filter(|k| !k.ends_with('.') && k.starts_with("payments."))
-            .collect();
-        assert!(named.len() > 20, "the scan found only {} keys", named.len());
-        for key in named {
-            assert!(en.contains(key), "{key} is not translated");
-        }
+        let (en, named) = frontdesk_web::pages::check_translations(
+            include_str!("../templates/payments.html"),
+            "payments.",
+            include_str!("../i18n/en.json"),
+            include_str!("../i18n/de.json"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(named > 20, "the scan found only {named} keys");
         for state in ["succeeded", "failed", "active", "recovered", "exhausted", "cancelled"] {
             assert!(en.contains(&format!("payments.state.{state}")), "state {state}");
         }

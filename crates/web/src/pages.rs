@@ -244,6 +244,38 @@ impl Page {
 }
 
 /// A nav link is current on its own page and below it; the overview (`/app`) only on itself.
+/// A capability's translation check, for its tests: the English and German catalogs have the same
+/// keys, and every key under `prefix` that `template` names with `t("…")` is in them. Returns the
+/// English keys (for checks of keys built at run time, such as states) and how many keys the
+/// template names; `Err` says what is missing.
+pub fn check_translations(
+    template: &str,
+    prefix: &str,
+    en: &str,
+    de: &str,
+) -> Result<(std::collections::BTreeSet<String>, usize), String> {
+    let keys = |json: &str| -> Result<std::collections::BTreeSet<String>, String> {
+        let map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(json).map_err(|e| format!("catalog: {e}"))?;
+        Ok(map.into_iter().map(|(k, _)| k).collect())
+    };
+    let (en, de) = (keys(en)?, keys(de)?);
+    if en != de {
+        let only: Vec<_> = en.symmetric_difference(&de).collect();
+        return Err(format!("English and German differ in {only:?}"));
+    }
+    let named: Vec<&str> = template
+        .split("t(\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|k| !k.ends_with('.') && k.starts_with(prefix))
+        .collect();
+    if let Some(missing) = named.iter().find(|k| !en.contains(**k)) {
+        return Err(format!("{missing} is not translated"));
+    }
+    Ok((en, named.len()))
+}
+
 fn is_active(path: &str, href: &str) -> bool {
     path == href || (href != "/app" && path.starts_with(href) && path[href.len()..].starts_with('/'))
 }
@@ -280,4 +312,21 @@ pub async fn serve_asset(
         h.insert(header::ETAG, v);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_translations;
+
+    #[test]
+    fn translation_check_finds_what_is_missing() {
+        let page = r#"<h1>{{ t("x.title") }}</h1> {{ t("x.state." ~ s) }} {{ t("nav.home") }}"#;
+        let en = r#"{"x.title": "Title", "x.state.on": "On"}"#;
+        let de = r#"{"x.title": "Titel", "x.state.on": "An"}"#;
+        let (keys, named) = check_translations(page, "x.", en, de).expect("translated");
+        assert_eq!((keys.len(), named), (2, 1), "a built key (x.state.) is left to the caller");
+        let missing = check_translations(r#"{{ t("x.other") }}"#, "x.", en, de);
+        assert_eq!(missing, Err("x.other is not translated".into()));
+        assert!(check_translations(page, "x.", en, r#"{"x.title": "Titel"}"#).is_err(), "catalogs differ");
+    }
 }
