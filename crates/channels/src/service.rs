@@ -6,7 +6,7 @@
 use crate::model::*;
 use crate::providers::{self, ProviderUrls, SendError};
 use crate::store::{self, Attempt};
-use frontdesk_kernel::crypto::Keyring;
+use frontdesk_kernel::crypto::{secret_hint, Keyring};
 use frontdesk_kernel::domain::PhoneNumber;
 use frontdesk_kernel::error::{FieldErrorKind, Validator};
 use frontdesk_kernel::time::now_ms;
@@ -97,7 +97,7 @@ impl Channels {
         let checked = check_account(channel, &req, keep_secret.is_some())?;
         let now = now_ms();
         let (sealed, hint) = match (&checked.secret, keep_secret) {
-            (Some(secret), _) => (self.keys.seal(SECRET_PURPOSE, secret.as_bytes()), hint_of(secret)),
+            (Some(secret), _) => (self.keys.seal(SECRET_PURPOSE, secret.as_bytes()), secret_hint(secret)),
             (None, Some(kept)) => (kept.secret.clone(), kept.account.secret_hint.clone()),
             (None, None) => return Err(Error::internal("a checked account has no secret")),
         };
@@ -415,11 +415,6 @@ fn is_bot_token(s: &str) -> bool {
 }
 
 /// The last four characters, for recognising a token without revealing it.
-fn hint_of(secret: &str) -> String {
-    let tail: String = secret.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
-    format!("…{tail}")
-}
-
 /// E.164 for WhatsApp and SMS; a chat id (`123456789`, `-1001234567890`) or a public
 /// `@channelname` for Telegram.
 pub fn check_recipient(channel: ChannelKind, to: &str) -> std::result::Result<String, FieldErrorKind> {
@@ -587,6 +582,6 @@ mod tests {
         assert!(check_text(ChannelKind::Sms, "  ").is_err());
         assert!(check_text(ChannelKind::Sms, &"x".repeat(1601)).is_err());
         assert!(check_text(ChannelKind::Whatsapp, &"x".repeat(1601)).is_ok());
-        assert_eq!(hint_of("123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"), "…Dsaw");
+        assert_eq!(secret_hint("123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"), "…Dsaw");
     }
 }

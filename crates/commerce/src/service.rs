@@ -12,7 +12,7 @@
 use crate::model::*;
 use crate::store::{self, AccountRecord};
 use crate::stripe::{self, CallError};
-use frontdesk_kernel::crypto::Keyring;
+use frontdesk_kernel::crypto::{secret_hint, Keyring};
 use frontdesk_kernel::error::{FieldErrorKind, Validator};
 use frontdesk_kernel::money::Money;
 use frontdesk_kernel::time::{now_ms, to_rfc3339};
@@ -195,40 +195,24 @@ impl Commerce {
             Some(key) => Some(self.check_with_stripe(key).await?),
             None => None,
         };
+        // The stored account with what was given laid over it (validation made sure a new
+        // account is given both secrets).
         let now = now_ms();
         let seal = |s: &str| self.keys.seal(SECRET_PURPOSE, s.as_bytes());
-        let record = match (existing.clone(), checked) {
-            (kept, Some(info)) => AccountRecord {
-                account_id: info.account_id,
-                display_name: info.display_name,
-                default_currency: info.default_currency,
-                livemode: secret_key.as_deref().is_some_and(|k| k.contains("_live_")),
-                secret_key: seal(secret_key.as_deref().unwrap_or_default()),
-                secret_key_hint: hint_of(secret_key.as_deref().unwrap_or_default()),
-                webhook_secret: webhook_secret
-                    .as_deref()
-                    .map(seal)
-                    .or_else(|| kept.as_ref().map(|k| k.webhook_secret.clone()))
-                    .unwrap_or_default(),
-                webhook_secret_hint: webhook_secret
-                    .as_deref()
-                    .map(hint_of)
-                    .or_else(|| kept.as_ref().map(|k| k.webhook_secret_hint.clone()))
-                    .unwrap_or_default(),
-                created_at: kept.as_ref().map_or(now, |k| k.created_at),
-                updated_at: now,
-            },
-            (Some(kept), None) => AccountRecord {
-                webhook_secret: webhook_secret.as_deref().map(seal).unwrap_or_else(|| kept.webhook_secret.clone()),
-                webhook_secret_hint: webhook_secret
-                    .as_deref()
-                    .map(hint_of)
-                    .unwrap_or_else(|| kept.webhook_secret_hint.clone()),
-                updated_at: now,
-                ..kept
-            },
-            (None, None) => return Err(Error::internal("a checked connection has no key")),
-        };
+        let mut record = existing.unwrap_or_else(|| AccountRecord { created_at: now, ..AccountRecord::default() });
+        record.updated_at = now;
+        if let (Some(key), Some(info)) = (&secret_key, checked) {
+            record.account_id = info.account_id;
+            record.display_name = info.display_name;
+            record.default_currency = info.default_currency;
+            record.livemode = key.contains("_live_");
+            record.secret_key = seal(key);
+            record.secret_key_hint = secret_hint(key);
+        }
+        if let Some(secret) = &webhook_secret {
+            record.webhook_secret = seal(secret);
+            record.webhook_secret_hint = secret_hint(secret);
+        }
         let mut tx = self.db.tenant(tenant).await?;
         store::upsert_account(&mut tx, &record).await?;
         let change = Change::new("stripe.connected", "stripe_account", Some(&record.account_id)).details(json!({
@@ -543,10 +527,10 @@ impl Commerce {
             };
             (case, account)
         };
+        let mut case = case;
         if case.state != DunningState::Active || case.retries != payload.retry {
             return Ok(()); // closed meanwhile, or this retry was already made
         }
-        let mut case = case;
         let result = match account.as_ref().map(|a| (a, self.open(&a.secret_key))) {
             None => Err("No Stripe account is connected.".to_owned()),
             Some((_, None)) => {
@@ -697,11 +681,6 @@ async fn schedule_retry(tx: &mut TenantTx, case: &DunningCase) -> Result<()> {
         .max_attempts(20);
     jobs::enqueue(tx, job).await?;
     Ok(())
-}
-
-fn hint_of(secret: &str) -> String {
-    let tail: Vec<char> = secret.chars().rev().take(4).collect();
-    format!("…{}", tail.into_iter().rev().collect::<String>())
 }
 
 /// A Stripe secret (`sk_`) or restricted (`rk_`) key, live or test.

@@ -6,7 +6,7 @@ use frontdesk_kernel::money::{Currency, Money};
 use frontdesk_store::{AnyRow, Conditions, Row, StoreError, StoreResult, TenantTx, Tx};
 
 /// The connected account as stored: both keys sealed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct AccountRecord {
     pub account_id: String,
     pub display_name: Option<String>,

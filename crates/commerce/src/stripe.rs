@@ -53,7 +53,7 @@ impl std::fmt::Display for SignatureError {
 pub fn signature(secret: &str, timestamp: i64, payload: &[u8]) -> String {
     let mut signed = format!("{timestamp}.").into_bytes();
     signed.extend_from_slice(payload);
-    hmac_sha256(secret.as_bytes(), &signed).iter().map(|b| format!("{b:02x}")).collect()
+    data_encoding::HEXLOWER.encode(&hmac_sha256(secret.as_bytes(), &signed))
 }
 
 /// The header Stripe would send for `payload` at `timestamp` (for stand-ins and tests).

@@ -239,10 +239,10 @@ impl Workflows {
     /// How the API shows a sealed Slack URL: scheme, host and the last four characters.
     pub(crate) fn shown_url(&self, sealed: &str) -> String {
         let Some(clear) = self.open_url(sealed) else { return "(unreadable)".into() };
-        let tail: String = clear.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+        let hint = frontdesk_kernel::crypto::secret_hint(&clear);
         match url::Url::parse(&clear) {
-            Ok(u) => format!("{}://{}/…{tail}", u.scheme(), u.host_str().unwrap_or_default()),
-            Err(_) => format!("…{tail}"),
+            Ok(u) => format!("{}://{}/{hint}", u.scheme(), u.host_str().unwrap_or_default()),
+            Err(_) => hint,
         }
     }
 
