@@ -234,13 +234,13 @@ macro_rules! recent_messages_sql {
          ORDER BY id DESC LIMIT $4"
     };
 }
-/// SQLite: both of a turn's reads in one command (one round trip to the connection's thread);
-/// the statements share the numbered parameters.
+/// SQLite: both of a turn's reads in one command (one call into the driver); the statements
+/// share the numbered parameters.
 const TURN_READS_SQLITE: &str = concat!(conversation_for_turn_sql!(), "; ", recent_messages_sql!());
 
 /// What a turn reads before it answers: the conversation with its contact (`None` when it is
 /// gone), and the conversation's newest `limit` messages up to `upto`, oldest first. On SQLite
-/// one round trip; each statement sees committed data as of its start, as two queries would.
+/// one command; each statement sees committed data as of its start, as two queries would.
 pub async fn turn_reads(
     tx: &mut TenantTx,
     id: &ConversationId,

@@ -64,8 +64,8 @@ const BEGIN: &str = "BEGIN IMMEDIATE";
 const SAVEPOINT: &str = "SAVEPOINT frontdesk_logical_tx";
 const RELEASE: &str = "RELEASE frontdesk_logical_tx";
 const ROLLBACK_AND_RELEASE: &str = "ROLLBACK TO frontdesk_logical_tx; RELEASE frontdesk_logical_tx";
-/// A member's release and, in the same round trip to the connection's thread, the savepoint of
-/// the member it hands the writer to.
+/// A member's release and, in the same call into the driver, the savepoint of the member it
+/// hands the writer to.
 const RELEASE_AND_HAND_ON: &str = "RELEASE frontdesk_logical_tx; SAVEPOINT frontdesk_logical_tx";
 
 /// What a member of a batch learns when the batch ends.

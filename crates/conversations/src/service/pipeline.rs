@@ -10,7 +10,7 @@
 //!    fragments to whoever waits, then stores the reply (at most one per customer message, by a
 //!    unique index) with the model's token usage, and finishes the job, in one transaction.
 //!
-//! A turn's cost beyond the model is mostly database round trips, so the path is kept to two
+//! A turn's cost beyond the model is mostly database work, so the path is kept to two
 //! write transactions (message + claim, reply + usage + completion) and one two-query read.
 //! 3. A model that fails is retried with backoff; the customer is told once that the answer is
 //!    delayed, and after the last attempt the conversation goes to staff. Nothing is dropped.
