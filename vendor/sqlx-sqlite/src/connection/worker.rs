@@ -30,7 +30,8 @@ use super::serialize::{deserialize, serialize, SchemaName, SqliteOwnedBuf};
 // a statement on the calling thread when nothing is queued for the thread and the lock is free.
 // A statement that SQLite answers in microseconds then costs no hand-over to the thread and back
 // (two thread switches, ~10 µs each on small virtual machines, which were a third of a chat
-// turn's CPU). Everything else (BEGIN, COMMIT with its fsync, ROLLBACK, prepare, describe,
+// turn's CPU). `ping` (which the pool sends on every release) answers in place when nothing is
+// queued. Everything else (BEGIN, COMMIT with its fsync, ROLLBACK, prepare, describe,
 // serialize) still runs on the thread, and a command queued for it always runs before a later
 // inline statement (`pending`).
 
@@ -338,7 +339,7 @@ impl ConnectionWorker {
         // The patch: run the statement here when the thread has nothing queued and is idle.
         // The results are all produced before returning (unbounded channel); callers collect
         // them anyway, and nothing waits on the thread.
-        if self.shared.pending.load(Ordering::Acquire) == 0 {
+        if self.is_idle() {
             if let Some(mut conn) = self.shared.conn.try_lock() {
                 let (tx, rx) = flume::unbounded();
                 run_execute(&mut conn, query, args, persistent, &tx, limit);
@@ -392,7 +393,19 @@ impl ConnectionWorker {
     }
 
     pub(crate) async fn ping(&mut self) -> Result<(), Error> {
+        // The patch: the pool pings every connection it takes back, to flush what is queued
+        // (such as a dropped transaction's ROLLBACK). With nothing queued, a live thread and
+        // the lock free, there is nothing to flush, and the hand-over is saved.
+        if self.is_idle() && self.shared.conn.try_lock().is_some() {
+            return Ok(());
+        }
         self.oneshot_cmd(|tx| Command::Ping { tx }).await
+    }
+
+    /// The patch: nothing is queued for the connection's thread, and the thread is still there
+    /// (if it stopped, commands must fail as upstream, not run in place).
+    fn is_idle(&self) -> bool {
+        self.shared.pending.load(Ordering::Acquire) == 0 && !self.command_tx.is_disconnected()
     }
 
     pub(crate) async fn deserialize(
